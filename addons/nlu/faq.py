@@ -1,0 +1,286 @@
+"""Retrieves the knowledge-base answer for FAQ questions."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
+
+from addons.nlu.faq_index import FaqIndex
+from addons.nlu.features import LinearModel
+from addons.nlu.text import detect_language
+
+logger = logging.getLogger(__name__)
+
+_KNOWLEDGE_FILE = "faq.json"
+_MODEL_FILE = "faq_model.npz"
+FAQ_OUTPUT = "faq"
+# Used when there is too little data to fit: confidence rises with the score
+# and the lead over the runner-up, and falls when few words are shared.
+_DEFAULT_CALIBRATION = {"coef": [0.5, 1.0, 3.0], "intercept": -5.0}
+
+
+@dataclass
+class FaqRanker:
+    """Scores every entry for a question: lexical match plus a trained classifier.
+
+    The lexical side (`FaqIndex`) finds the phrasing most like the question;
+    the classifier, trained on all phrasings of each entry, generalises to
+    wordings no phrasing has. Both are standardised over the entries and added.
+    """
+
+    texts: list[str]
+    phrasing_keys: list[str]
+    index: FaqIndex
+    classifier: LinearModel | None
+    classifier_weight: float
+
+    def __post_init__(self) -> None:
+        self.keys = sorted(set(self.phrasing_keys))
+        self._column = {key: i for i, key in enumerate(self.keys)}
+
+    @classmethod
+    def train(
+        cls,
+        phrasings: Sequence[Message],
+        classifier_weight: float,
+        view_weights: dict[str, float] | None,
+    ) -> FaqRanker:
+        texts = [m.get(TEXT) for m in phrasings]
+        keys = [m.get(INTENT_RESPONSE_KEY) for m in phrasings]
+        classifier = LinearModel.fit(phrasings, keys) if len(set(keys)) > 1 else None
+        index = FaqIndex(texts, view_weights=view_weights)
+        return cls(texts, keys, index, classifier, classifier_weight)
+
+    def scores(self, messages: Sequence[Message]) -> np.ndarray:
+        """Entry scores, messages × keys."""
+        lexical = self.index.scores([m.get(TEXT) or "" for m in messages])
+        per_key = np.full((len(messages), len(self.keys)), -np.inf)
+        for document, key in enumerate(self.phrasing_keys):
+            column = self._column[key]
+            per_key[:, column] = np.maximum(per_key[:, column], lexical[:, document])
+        total = _standardised(per_key)
+        if self.classifier is not None:
+            learned = np.full_like(total, np.nan)
+            columns = [self._column[label] for label in self.classifier.labels]
+            learned[:, columns] = self.classifier.scores(messages)
+            total = total + self.classifier_weight * _standardised(learned)
+        return total
+
+    def evidence(self, text: str, row: np.ndarray) -> tuple[np.ndarray, list[float]]:
+        """The entries best first, and what calibration judges the best one by:
+        its score, its lead over the runner-up, and how much of the question
+        its closest phrasing covers."""
+        order = np.argsort(-row, kind="stable")
+        best = self.keys[order[0]]
+        margin = float(row[order[0]] - row[order[1]]) if len(order) > 1 else 0.0
+        coverage = max(
+            self.index.coverage(text, phrasing)
+            for phrasing, key in zip(self.texts, self.phrasing_keys, strict=True)
+            if key == best
+        )
+        return order, [float(row[order[0]]), margin, coverage]
+
+
+def _standardised(scores: np.ndarray) -> np.ndarray:
+    """Per row: subtract the mean, divide by the spread; unknowns become the mean."""
+    finite = np.where(np.isfinite(scores), scores, np.nan)
+    mean = np.nanmean(finite, axis=1, keepdims=True)
+    spread = np.nanstd(finite, axis=1, keepdims=True)
+    spread = np.where(spread > 0, spread, 1.0)
+    return np.nan_to_num((finite - mean) / spread, nan=0.0)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class FaqRetriever(GraphComponent):
+    """Finds the FAQ entry a question asks about, with a calibrated confidence.
+
+    The knowledge base is the retrieval intent `faq/<key>` in the training data
+    (phrasings) with its responses `utter_faq/<key>` (answers), the format Rasa
+    designers already know. Training also learns how far to trust the top
+    entry: phrasings held out in cross-validation are asked as questions, and a
+    logistic model learns from the score, the lead over the runner-up and the
+    word overlap whether the top entry is right. The result goes into the parse
+    data under `faq`: the top entries with their canonical questions in Chinese
+    and English (for "did you mean" buttons) and the confidence.
+    """
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "retrieval_intent": "faq",
+            # How many entries to list in the parse data.
+            "ranking_length": 5,
+            # Weight of the trained classifier against the lexical match.
+            "classifier_weight": 2.0,
+            # Weights of the lexical index's views (see addons.nlu.faq_index).
+            "view_weights": None,
+            "calibration_folds": 3,
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        knowledge: dict[str, Any] | None = None,
+        classifier: LinearModel | None = None,
+    ) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self._knowledge = knowledge or {}
+        self._ranker: FaqRanker | None = None
+        if self._knowledge.get("texts"):
+            self._ranker = FaqRanker(
+                texts=self._knowledge["texts"],
+                phrasing_keys=self._knowledge["keys"],
+                index=FaqIndex(self._knowledge["texts"], view_weights=self._config["view_weights"]),
+                classifier=classifier,
+                classifier_weight=self._config["classifier_weight"],
+            )
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> FaqRetriever:
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        prefix = self._config["retrieval_intent"] + "/"
+        phrasings = [
+            example
+            for example in training_data.intent_examples
+            if str(example.get(INTENT_RESPONSE_KEY) or "").startswith(prefix) and example.get(TEXT)
+        ]
+        if not phrasings:
+            logger.warning("FaqRetriever found no '%s…' examples; it will match nothing.", prefix)
+            self._persist()
+            return self._resource
+        self._ranker = self._train_ranker(phrasings)
+        self._knowledge = {
+            "texts": self._ranker.texts,
+            "keys": self._ranker.phrasing_keys,
+            "questions": _canonical_questions(self._ranker.texts, self._ranker.phrasing_keys),
+            "calibration": self._fit_calibration(phrasings),
+        }
+        self._persist()
+        return self._resource
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self._ranker is None:
+            return messages
+        asked = [m for m in messages if (m.get(TEXT) or "").strip()]
+        if not asked:
+            return messages
+        for message, row in zip(asked, self._ranker.scores(asked), strict=True):
+            message.set(FAQ_OUTPUT, self._result(message.get(TEXT), row), add_to_output=True)
+        return messages
+
+    def _train_ranker(self, phrasings: Sequence[Message]) -> FaqRanker:
+        return FaqRanker.train(
+            phrasings, self._config["classifier_weight"], self._config["view_weights"]
+        )
+
+    def _result(self, text: str, row: np.ndarray) -> dict[str, Any]:
+        order, evidence = self._ranker.evidence(text, row)
+        keys = self._ranker.keys
+        return {
+            "key": keys[order[0]],
+            "confidence": self._confidence(evidence),
+            "language": detect_language(text),
+            "ranking": [
+                {
+                    "key": keys[i],
+                    "score": round(float(row[i]), 4),
+                    "question": self._knowledge["questions"].get(keys[i], {}),
+                }
+                for i in order[: self._config["ranking_length"]]
+            ],
+        }
+
+    def _confidence(self, evidence: list[float]) -> float:
+        calibration = self._knowledge.get("calibration", _DEFAULT_CALIBRATION)
+        return float(expit(np.dot(evidence, calibration["coef"]) + calibration["intercept"]))
+
+    def _fit_calibration(self, phrasings: Sequence[Message]) -> dict[str, Any]:
+        """Cross-validation: how often is the top entry right, given its evidence?
+
+        Only FAQ phrasings are asked: the confidence answers "which entry?" for
+        a message the intent classifier already took for an FAQ question.
+        """
+        folds = self._config["calibration_folds"]
+        if folds < 2 or len(phrasings) < 2 * folds:
+            return _DEFAULT_CALIBRATION
+        evidence, correct = [], []
+        splitter = KFold(folds, shuffle=True, random_state=42)
+        for train_index, test_index in splitter.split(phrasings):
+            ranker = self._train_ranker([phrasings[i] for i in train_index])
+            questions = [phrasings[i] for i in test_index]
+            for question, row in zip(questions, ranker.scores(questions), strict=True):
+                order, facts = ranker.evidence(question.get(TEXT), row)
+                evidence.append(facts)
+                correct.append(ranker.keys[order[0]] == question.get(INTENT_RESPONSE_KEY))
+        if len(set(correct)) < 2:
+            return _DEFAULT_CALIBRATION
+        model = LogisticRegression(C=1.0).fit(np.array(evidence), np.array(correct))
+        return {
+            "coef": model.coef_[0].tolist(),
+            "intercept": float(model.intercept_[0]),
+        }
+
+    def _persist(self) -> None:
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / _KNOWLEDGE_FILE).write_text(
+                json.dumps(self._knowledge, ensure_ascii=False), "utf-8"
+            )
+            if self._ranker is not None and self._ranker.classifier is not None:
+                self._ranker.classifier.save(directory / _MODEL_FILE)
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> FaqRetriever:
+        try:
+            with model_storage.read_from(resource) as directory:
+                knowledge = json.loads((directory / _KNOWLEDGE_FILE).read_text("utf-8"))
+                model_path = directory / _MODEL_FILE
+                classifier = LinearModel.load(model_path) if model_path.exists() else None
+        except (ValueError, FileNotFoundError):
+            logger.warning("FaqRetriever has no trained knowledge base.")
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, knowledge, classifier)
+
+
+def _canonical_questions(texts: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, str]]:
+    """The first Chinese and the first English phrasing of each entry."""
+    questions: dict[str, dict[str, str]] = defaultdict(dict)
+    for text, key in zip(texts, keys, strict=True):
+        language = detect_language(text)
+        if language and language not in questions[key]:
+            questions[key][language] = text
+    return dict(questions)
