@@ -1,0 +1,175 @@
+"""Trains NLU pipelines on any Rasa NLU dataset and scores them on a test split.
+
+    python bench/nlu.py TRAIN_YML TEST_YML [--pipelines ours stock]
+
+`ours` is the pipeline of the project's config.yml; `stock` is Rasa's default
+pipeline for the data's language (bench/configs/). Both are trained and scored
+in the same run, so the printed ratios compare like with like. Prints intent
+accuracy, macro-F1 over the test intents, exact-span entity F1 and training
+time, and writes them as JSON with --json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+from addons.nlu.text import detect_language  # noqa: E402
+
+STOCK_CONFIGS = {
+    "zh": PROJECT / "bench" / "configs" / "stock_zh.yml",
+    "en": PROJECT / "bench" / "configs" / "stock_default.yml",
+}
+
+
+@dataclass
+class NluScore:
+    pipeline: str
+    intent_accuracy: float
+    intent_macro_f1: float
+    entity_f1: float
+    train_seconds: float
+    examples: int
+
+
+def pipeline_config(name: str, language: str, workdir: Path, ours: Path) -> Path:
+    """Writes a config with only the NLU pipeline, so no policies are trained."""
+    source = ours if name == "ours" else STOCK_CONFIGS[language]
+    config = yaml.safe_load(source.read_text("utf-8"))
+    nlu_only = {
+        "recipe": "default.v1",
+        "language": config.get("language", language),
+        "assistant_id": "bench",
+        "pipeline": config["pipeline"],
+    }
+    path = workdir / f"config_{name}.yml"
+    path.write_text(yaml.safe_dump(nlu_only, allow_unicode=True), "utf-8")
+    return path
+
+
+def train(config: Path, train_yml: Path, workdir: Path, name: str) -> tuple[Path, float]:
+    from rasa.model_training import train_nlu
+
+    started = time.perf_counter()
+    model = train_nlu(
+        config=str(config),
+        nlu_data=str(train_yml),
+        output=str(workdir / "models"),
+        fixed_model_name=name,
+    )
+    if model is None:
+        raise SystemExit(f"training the '{name}' pipeline failed")
+    return Path(model), time.perf_counter() - started
+
+
+async def predict(model: Path, texts: list[str]) -> list[dict]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    return [await agent.parse_message(text) for text in texts]
+
+
+def score(name: str, test, predictions: list[dict], train_seconds: float) -> NluScore:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    gold = [example.get("intent") for example in test.intent_examples]
+    predicted = [(p.get("intent") or {}).get("name") or "" for p in predictions]
+    entity_types = {e["entity"] for ex in test.intent_examples for e in ex.get("entities") or []}
+    true_positive = false_positive = false_negative = 0
+    for example, prediction in zip(test.intent_examples, predictions, strict=True):
+        expected = {(e["start"], e["end"], e["entity"]) for e in example.get("entities") or []}
+        found = {
+            (e["start"], e["end"], e["entity"])
+            for e in prediction.get("entities", [])
+            if e["entity"] in entity_types
+        }
+        true_positive += len(expected & found)
+        false_positive += len(found - expected)
+        false_negative += len(expected - found)
+    precision = true_positive / max(true_positive + false_positive, 1)
+    recall = true_positive / max(true_positive + false_negative, 1)
+    entity_f1 = 2 * precision * recall / max(precision + recall, 1e-12)
+    return NluScore(
+        pipeline=name,
+        intent_accuracy=accuracy_score(gold, predicted),
+        intent_macro_f1=f1_score(gold, predicted, labels=sorted(set(gold)), average="macro"),
+        entity_f1=entity_f1,
+        train_seconds=train_seconds,
+        examples=len(gold),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("train_yml", type=Path)
+    parser.add_argument("test_yml", type=Path)
+    parser.add_argument(
+        "--pipelines", nargs="+", default=["ours", "stock"], choices=["ours", "stock"]
+    )
+    parser.add_argument("--json", type=Path, help="also write the scores here")
+    parser.add_argument(
+        "--config", type=Path, default=PROJECT / "config.yml", help="the 'ours' config"
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    train_data = load_data(str(args.train_yml))
+    test_data = load_data(str(args.test_yml))
+    sample = " ".join(example.get("text") for example in train_data.intent_examples[:200])
+    language = detect_language(sample) or "en"
+    texts = [example.get("text") for example in test_data.intent_examples]
+    print(
+        f"{args.train_yml.parent.name}: {len(train_data.intent_examples)} train / "
+        f"{len(texts)} test examples, {len(train_data.intents)} intents, language {language}",
+        flush=True,
+    )
+
+    scores = []
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for name in args.pipelines:
+            config = pipeline_config(name, language, workdir, args.config)
+            model, seconds = train(config, args.train_yml, workdir, name)
+            predictions = asyncio.run(predict(model, texts))
+            scores.append(score(name, test_data, predictions, seconds))
+            print(_row(scores[-1]), flush=True)
+
+    if len(scores) == 2:
+        ours, stock = scores
+        print(
+            f"ours/stock: accuracy ×{ours.intent_accuracy / stock.intent_accuracy:.3f}, "
+            f"macro-F1 ×{ours.intent_macro_f1 / stock.intent_macro_f1:.3f}, "
+            f"entity F1 ×{ours.entity_f1 / max(stock.entity_f1, 1e-12):.3f}, "
+            f"training time ×{ours.train_seconds / stock.train_seconds:.3f}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps([asdict(s) for s in scores], indent=2))
+
+
+def _row(s: NluScore) -> str:
+    return (
+        f"{s.pipeline:6s} intent accuracy {s.intent_accuracy:.4f}  macro-F1 "
+        f"{s.intent_macro_f1:.4f}  entity F1 {s.entity_f1:.4f}  trained in "
+        f"{s.train_seconds:.0f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
