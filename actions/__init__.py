@@ -1,0 +1,1 @@
+"""The rasa_sdk action server: order forms, FAQ answers, fallback and handoff."""

@@ -1,0 +1,1 @@
+"""A mock of the shop's backend systems (orders, catalogue), seeded from fixtures."""
