@@ -18,6 +18,10 @@ CLARIFICATIONS = frozenset({"utter_clarify", "utter_rephrase", "utter_faq_did_yo
 FAILURES_BEFORE_HUMAN = 2
 INTENT_SUGGESTIONS = 2
 FAQ_SUGGESTIONS = 2
+# An FAQ question whose best match is at least this likely right gets a
+# "did you mean" with this many entries instead of the general suggestions.
+FAQ_SUGGEST_CONFIDENCE = 0.1
+FAQ_ONLY_SUGGESTIONS = 3
 
 
 def misunderstood_in_a_row(events: list[dict[str, Any]]) -> int:
@@ -42,9 +46,17 @@ def clarify(
     dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
 ) -> list[dict[str, Any]]:
     """Asks what the customer meant, with suggestions; offers a human after
-    repeated failures (except inside a form, which asks its question again)."""
+    repeated failures (except inside a form, which asks its question again).
+
+    A question the classifier took for an FAQ gets the closest FAQ entries
+    ("did you mean…"); anything else the likeliest services and FAQ entries.
+    """
+    message = tracker.latest_message
+    if not (message.get("text") or "").strip():
+        dispatcher.utter_message(response="utter_rephrase")
+        return []
     failures = misunderstood_in_a_row(tracker.events) + 1
-    in_form = bool(tracker.active_loop.get("name")) if tracker.active_loop else False
+    in_form = bool((tracker.active_loop or {}).get("name"))
     if failures >= FAILURES_BEFORE_HUMAN and not in_form:
         return [
             SlotSet("handoff_reason", "fallback"),
@@ -52,10 +64,16 @@ def clarify(
             FollowupAction("utter_offer_human"),
         ]
     language = customer_language(tracker)
+    retrieval = message.get("faq") or {}
+    ranking = retrieval.get("ranking") or []
+    asked_faq = (message.get("intent") or {}).get("name") == "faq"
+    if asked_faq and retrieval.get("confidence", 0.0) >= FAQ_SUGGEST_CONFIDENCE:
+        buttons = faq_buttons(ranking, language, FAQ_ONLY_SUGGESTIONS)
+        if buttons:
+            dispatcher.utter_message(response="utter_faq_did_you_mean", buttons=buttons)
+            return []
     buttons = intent_buttons(tracker, domain, language, INTENT_SUGGESTIONS) + faq_buttons(
-        (tracker.latest_message.get("faq") or {}).get("ranking") or [],
-        language,
-        FAQ_SUGGESTIONS,
+        ranking, language, FAQ_SUGGESTIONS
     )
     if buttons:
         dispatcher.utter_message(response="utter_clarify", buttons=buttons)

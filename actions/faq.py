@@ -10,15 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.fallback import clarify
-from actions.language import customer_language
-from actions.suggestions import faq_buttons
 
-# Confidences of addons.nlu.faq.FaqRetriever: answer outright from here...
+# Confidence of addons.nlu.faq.FaqRetriever from which the best entry is
+# answered outright; below it the customer is asked which entry they meant.
 ANSWER_CONFIDENCE = 0.5
-# ...offer the top entries as "did you mean" buttons from here, below it the
-# question counts as not understood.
-SUGGEST_CONFIDENCE = 0.1
-SUGGESTIONS = 3
 
 # FAQ keys are `faq/<topic>_<name>`; a topic says what the conversation is about.
 TOPIC_CATEGORIES = {
@@ -54,12 +49,6 @@ class ActionAnswerFaq(Action):
             if response in domain.get("responses", {}):
                 dispatcher.utter_message(response=response)
                 return _category_event(chosen)
-        ranking = retrieval.get("ranking") or []
-        if ranking and retrieval.get("confidence", 0.0) >= SUGGEST_CONFIDENCE:
-            buttons = faq_buttons(ranking, customer_language(tracker), SUGGESTIONS)
-            if buttons:
-                dispatcher.utter_message(response="utter_faq_did_you_mean", buttons=buttons)
-                return []
         return clarify(dispatcher, tracker, domain)
 
 

@@ -19,7 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
-from addons.nlu.text import to_half_width
+from addons.nlu.text import MAX_ANALYSED_CHARS, to_half_width
 
 logger = logging.getLogger(__name__)
 
@@ -145,4 +145,4 @@ class CharNgramFeaturizer(SparseFeaturizer, GraphComponent):
 
 
 def _normalized(text: str) -> str:
-    return to_half_width(text).lower()
+    return to_half_width(text[:MAX_ANALYSED_CHARS]).lower()

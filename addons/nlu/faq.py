@@ -89,9 +89,10 @@ class FaqRanker:
         order = np.argsort(-row, kind="stable")
         best = self.keys[order[0]]
         margin = float(row[order[0]] - row[order[1]]) if len(order) > 1 else 0.0
+        asked = self.index.units(text)
         coverage = max(
-            self.index.coverage(text, phrasing)
-            for phrasing, key in zip(self.texts, self.phrasing_keys, strict=True)
+            self.index.coverage(asked, document)
+            for document, key in enumerate(self.phrasing_keys)
             if key == best
         )
         return order, [float(row[order[0]]), margin, coverage]
@@ -189,7 +190,8 @@ class FaqRetriever(GraphComponent):
     def process(self, messages: list[Message]) -> list[Message]:
         if self._ranker is None:
             return messages
-        asked = [m for m in messages if (m.get(TEXT) or "").strip()]
+        # A message with no words ("😀", "？？") asks nothing.
+        asked = [m for m in messages if self._ranker.index.units(m.get(TEXT) or "")]
         if not asked:
             return messages
         for message, row in zip(asked, self._ranker.scores(asked), strict=True):

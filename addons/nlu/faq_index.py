@@ -135,6 +135,7 @@ class FaqIndex:
         self.segmenter = segmenter or Segmenter()
         self.view_weights = dict(view_weights or DEFAULT_VIEW_WEIGHTS)
         segmented = [self.segmenter.words(text) for text in texts]
+        self.document_units = [frozenset(_units(words)) for words in segmented]
         self.views = {
             name: Bm25View([ANALYZERS[name](words) for words in segmented])
             for name in self.view_weights
@@ -153,11 +154,12 @@ class FaqIndex:
             )
         return total
 
-    def coverage(self, query: str, document_text: str) -> float:
-        """Share of the query's characters/words that the document contains."""
-        query_units = set(_units(self.segmenter.words(query)))
+    def units(self, text: str) -> frozenset[str]:
+        """The characters and Latin words of a text, as coverage counts them."""
+        return frozenset(_units(self.segmenter.words(text)))
+
+    def coverage(self, query_units: frozenset[str], document: int) -> float:
+        """Share of the query's characters/words that a document contains."""
         if not query_units:
             return 0.0
-        return len(query_units & set(_units(self.segmenter.words(document_text)))) / len(
-            query_units
-        )
+        return len(query_units & self.document_units[document]) / len(query_units)

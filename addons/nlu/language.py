@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -44,8 +44,12 @@ class LanguageDetector(GraphComponent, EntityExtractorMixin):
     ) -> LanguageDetector:
         return cls({**cls.get_default_config(), **config})
 
+    # Rasa checks this signature against the graph and understands `Optional`
+    # but not `X | None`.
     def process(
-        self, messages: list[Message], tracker: DialogueStateTracker | None = None
+        self,
+        messages: list[Message],
+        tracker: Optional[DialogueStateTracker] = None,  # noqa: UP007
     ) -> list[Message]:
         current = tracker.get_slot(self._slot) if tracker is not None else None
         for message in messages:

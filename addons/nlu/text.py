@@ -19,6 +19,11 @@ import regex
 
 Language = Literal["zh", "en"]
 
+# Only this much of a message is analysed. Customer messages are short; a
+# pasted 10,000-character text would otherwise keep jieba's HMM busy for
+# seconds inside Rasa's event loop. The whole text stays in the conversation.
+MAX_ANALYSED_CHARS = 2000
+
 # One run of a single script. Latin words keep inner dots, dashes, apostrophes,
 # "+" and "#" ("e-mail", "c++", "don't", "3.5mm"); "@" keeps e-mail addresses whole.
 _RUN = regex.compile(
@@ -28,6 +33,8 @@ _RUN = regex.compile(
     regex.VERSION1,
 )
 _HAN = regex.compile(r"\p{Han}")
+# Markup, links and addresses say nothing about the language a person writes.
+_NOT_PROSE = regex.compile(r"<[^<>]{0,200}>|https?://\S+|www\.\S+|\S+@\S+")
 _LATIN_WORD = regex.compile(r"\p{Latin}+")
 
 # Full-width ASCII variants (U+FF01..U+FF5E) map to ASCII by a fixed offset;
@@ -87,7 +94,8 @@ class Segmenter:
                 self.user_words.append(word)
 
     def words(self, text: str) -> list[Word]:
-        return list(self._iter_words(text))
+        """Words of the text's first `MAX_ANALYSED_CHARS` characters."""
+        return list(self._iter_words(text[:MAX_ANALYSED_CHARS]))
 
     def units(self, text: str) -> list[Unit]:
         units = []
@@ -121,8 +129,9 @@ def detect_language(text: str) -> Language | None:
     Chinese, "Is my 订单 shipped?" is English. Digits, emoji and punctuation say
     nothing about the language, so "12345" keeps the conversation's language.
     """
+    text = _NOT_PROSE.sub(" ", to_half_width(text))
     han_chars = len(_HAN.findall(text))
-    latin_words = len(_LATIN_WORD.findall(to_half_width(text)))
+    latin_words = len(_LATIN_WORD.findall(text))
     if not han_chars and not latin_words:
         return None
     # Chinese words average about 1.5 characters.
@@ -135,9 +144,10 @@ def is_decisive(text: str) -> bool:
     "ok", "no", "thx" are typed by Chinese customers all the time; a lone
     short Latin word only sets the language of a conversation that has none.
     """
+    text = _NOT_PROSE.sub(" ", to_half_width(text))
     if _HAN.search(text):
         return True
-    words = _LATIN_WORD.findall(to_half_width(text))
+    words = _LATIN_WORD.findall(text)
     return len(words) > 1 or any(len(word) > 4 for word in words)
 
 
@@ -163,7 +173,7 @@ class Gazetteer:
 
     def find(self, text: str) -> list[tuple[int, int, frozenset[str]]]:
         """Non-overlapping ``(start, end, labels)`` matches, longest first at each position."""
-        folded = _fold(text)
+        folded = _fold(text[:MAX_ANALYSED_CHARS])
         matches = []
         position = 0
         while position < len(folded):

@@ -1,0 +1,59 @@
+"""Runs NLU components the way Rasa's training and prediction graphs do.
+
+Each component is created, trained on the training data as the components
+before it left it, stored, and loaded back from storage for prediction, so a
+test exercises persistence too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.featurizers.featurizer import Featurizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLReader
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+
+def training_data(yaml_text: str) -> TrainingData:
+    return RasaYAMLReader().reads(yaml_text)
+
+
+@dataclass
+class MiniPipeline:
+    storage_path: Path
+    steps: list[tuple[type[GraphComponent], dict[str, Any]]]
+    loaded: list[GraphComponent] = field(default_factory=list)
+
+    def train(self, data: TrainingData) -> MiniPipeline:
+        storage = LocalModelStorage(self.storage_path)
+        for index, (component_class, config) in enumerate(self.steps):
+            config = {**component_class.get_default_config(), **config}
+            context = ExecutionContext(
+                GraphSchema({}), "test", node_name=f"{component_class.__name__}{index}"
+            )
+            resource = Resource(f"{component_class.__name__}{index}")
+            component = component_class.create(config, storage, resource, context)
+            if hasattr(component, "train"):
+                component.train(data)
+            loaded = component_class.load(config, storage, resource, context)
+            if isinstance(loaded, Tokenizer | Featurizer):
+                data = loaded.process_training_data(data)
+            self.loaded.append(loaded)
+        return self
+
+    def parse(self, text: str, **process_kwargs: Any) -> Message:
+        message = Message(data={TEXT: text})
+        for component in self.loaded:
+            if process_kwargs and "tracker" in component.process.__code__.co_varnames:
+                component.process([message], **process_kwargs)
+            else:
+                component.process([message])
+        return message

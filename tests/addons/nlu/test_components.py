@@ -1,0 +1,247 @@
+"""Each custom NLU component trained, stored, loaded and run as in Rasa."""
+
+from __future__ import annotations
+
+import pytest
+from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
+    CountVectorsFeaturizer,
+)
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import SlotSet
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT_TOKENS
+
+from addons.nlu.char_featurizer import CharNgramFeaturizer
+from addons.nlu.crf_entity_extractor import CharCRFEntityExtractor
+from addons.nlu.faq import FaqRetriever
+from addons.nlu.intent_classifier import LinearIntentClassifier
+from addons.nlu.language import LanguageDetector
+from addons.nlu.pattern_entity_extractor import PatternEntityExtractor
+from addons.nlu.tokenizer import MixedLanguageTokenizer
+from addons.nlu.urgency import UrgencyDetector
+from tests.addons.nlu.pipeline import MiniPipeline, training_data
+
+SHOP_DATA = """
+version: "3.1"
+nlu:
+- intent: order_status
+  examples: |
+    - 查一下订单[241108302211](order_id)
+    - 我的订单到哪了
+    - 帮我查下订单状态
+    - 订单现在什么情况
+    - where is my order
+    - check my order status please
+    - what's the status of order [250203118876](order_id)
+- intent: return_refund
+  examples: |
+    - 我要退货
+    - [声浪Pro降噪耳机](product)想退掉
+    - 这个[扫地机器人](product)能退款吗
+    - 申请退款
+    - I want to return the [air purifier](product)
+    - refund my order please
+    - can I send the [earbuds](product) back for a refund
+- intent: greet
+  examples: |
+    - 你好
+    - 在吗
+    - 您好呀
+    - hello
+    - hi there
+    - good morning
+- intent: faq/shipping_time
+  examples: |
+    - 多久发货
+    - 下单后几天发货
+    - 什么时候能发出
+    - how soon do you ship
+    - when will my parcel be dispatched
+- intent: faq/payment_methods
+  examples: |
+    - 可以用什么付款
+    - 支持花呗吗
+    - 支付方式有哪些
+    - which payment methods do you accept
+    - can I pay with a credit card
+- intent: faq/invoice_types
+  examples: |
+    - 能开什么发票
+    - 发票有哪几种
+    - 可以开专票吗
+    - what kind of invoices can I get
+    - do you issue VAT invoices
+- regex: order_id
+  examples: |
+    - (?<![0-9])[0-9]{12}(?![0-9])
+- regex: phone
+  examples: |
+    - (?<![0-9])1[3-9][0-9]{9}(?![0-9])
+- lookup: product
+  examples: |
+    - 声浪Pro降噪耳机
+    - 扫地机器人
+    - 空气净化器
+    - air purifier
+    - earbuds
+- lookup: urgent_escalation
+  examples: |
+    - 投诉
+    - 12315
+    - lawyer
+- lookup: urgent_safety
+  examples: |
+    - 冒烟
+    - smoke
+- lookup: urgent_negative
+  examples: |
+    - 垃圾
+    - 太差
+    - terrible
+"""
+
+FEATURIZERS = [
+    (MixedLanguageTokenizer, {}),
+    (CountVectorsFeaturizer, {"alias": "words"}),
+    (CharNgramFeaturizer, {"alias": "chars"}),
+]
+
+
+@pytest.fixture(scope="module")
+def shop_pipeline(tmp_path_factory) -> MiniPipeline:
+    steps = [
+        *FEATURIZERS,
+        (LinearIntentClassifier, {"calibration_folds": 2}),
+        (CharCRFEntityExtractor, {"ignore_entities": ["order_id"]}),
+        (PatternEntityExtractor, {"entities": ["order_id", "phone", "product"]}),
+        (LanguageDetector, {}),
+        (UrgencyDetector, {}),
+        (FaqRetriever, {"calibration_folds": 2}),
+    ]
+    return MiniPipeline(tmp_path_factory.mktemp("shop"), steps).train(training_data(SHOP_DATA))
+
+
+def entities(message, entity_type=None):
+    return [
+        (e["entity"], e["value"])
+        for e in message.get(ENTITIES, [])
+        if entity_type is None or e["entity"] == entity_type
+    ]
+
+
+def test_tokenizer_handles_mixed_text_and_learns_entity_words(shop_pipeline):
+    message = shop_pipeline.parse("我的扫地机器人order还没到")
+    tokens = [t.text for t in message.get(TEXT_TOKENS)]
+    assert "扫地机器人" in tokens
+    assert "order" in tokens
+    assert " " not in tokens
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("订单到哪了", "order_status"),
+        ("where's my order", "order_status"),
+        ("我想退货", "return_refund"),
+        ("I want a refund", "return_refund"),
+        ("你好啊", "greet"),
+        ("几天能发货", "faq"),
+    ],
+)
+def test_intents_in_both_languages(shop_pipeline, text, intent):
+    message = shop_pipeline.parse(text)
+    assert message.get(INTENT)["name"] == intent
+
+
+def test_intent_confidences_are_probabilities(shop_pipeline):
+    ranking = shop_pipeline.parse("我要退货").get(INTENT_RANKING_KEY)
+    confidences = [entry["confidence"] for entry in ranking]
+    assert sum(confidences) == pytest.approx(1.0)
+    assert confidences == sorted(confidences, reverse=True)
+
+
+def test_regexes_are_the_authority_on_order_numbers_and_phones(shop_pipeline):
+    message = shop_pipeline.parse("订单241108302211，电话１３８１２３４５６７８")
+    assert ("order_id", "241108302211") in entities(message)
+    assert ("phone", "１３８１２３４５６７８") in entities(message)
+    assert len(entities(message, "order_id")) == 1
+
+
+def test_lookup_products_and_learned_products(shop_pipeline):
+    assert ("product", "空气净化器") in entities(shop_pipeline.parse("空气净化器能退吗"))
+    # The value is what the customer typed; synonyms (EntitySynonymMapper) normalise it.
+    assert ("product", "AIR purifier") in entities(shop_pipeline.parse("return the AIR purifier"))
+
+
+@pytest.mark.parametrize(("text", "language"), [("你好", "zh"), ("hello there", "en")])
+def test_language_entity(shop_pipeline, text, language):
+    assert entities(shop_pipeline.parse(text), "language") == [("language", language)]
+
+
+def test_a_lone_ok_keeps_a_chinese_conversation_chinese(shop_pipeline):
+    domain = Domain.from_yaml(
+        'version: "3.1"\nslots:\n  language:\n    type: text\n    mappings: [{type: custom}]'
+    )
+    tracker = DialogueStateTracker.from_events("c", [SlotSet("language", "zh")], domain.slots)
+    assert entities(shop_pipeline.parse("ok", tracker=tracker), "language") == []
+    assert entities(shop_pipeline.parse("ok"), "language") == [("language", "en")]
+
+
+@pytest.mark.parametrize(
+    ("text", "reasons"),
+    [
+        ("我要去12315投诉你们", ["escalation"]),
+        ("充电器冒烟了", ["safety"]),
+        ("垃圾服务太差了！！！", ["negative_sentiment"]),
+        ("TERRIBLE service", ["negative_sentiment"]),
+        ("服务有点慢", []),
+        ("太差", []),
+    ],
+)
+def test_urgency(shop_pipeline, text, reasons):
+    message = shop_pipeline.parse(text)
+    assert message.get("urgency")["reasons"] == reasons
+    assert bool(entities(message, "priority")) == bool(reasons)
+
+
+def test_faq_retrieval_returns_the_entry_and_suggestions(shop_pipeline):
+    faq = shop_pipeline.parse("下单以后几天能发货呀").get("faq")
+    assert faq["key"] == "faq/shipping_time"
+    assert 0.0 <= faq["confidence"] <= 1.0
+    top = faq["ranking"][0]
+    assert top["question"] == {"zh": "多久发货", "en": "how soon do you ship"}
+    assert (
+        shop_pipeline.parse("do you accept credit cards").get("faq")["key"] == "faq/payment_methods"
+    )
+
+
+def test_empty_and_symbol_only_messages_pass_through_every_component(shop_pipeline):
+    for text in ("", "   ", "😀😀", "！？。"):
+        message = shop_pipeline.parse(text)
+        assert entities(message, "language") == []
+        assert message.get("faq") is None
+
+
+def test_components_without_training_data_do_nothing(tmp_path):
+    empty = training_data('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n')
+    pipeline = MiniPipeline(
+        tmp_path,
+        [
+            *FEATURIZERS,
+            (LinearIntentClassifier, {}),
+            (CharCRFEntityExtractor, {}),
+            (FaqRetriever, {}),
+        ],
+    ).train(empty)
+    message = pipeline.parse("hello")
+    assert message.get(INTENT) is None
+    assert message.get("faq") is None
+    assert message.get(ENTITIES, []) == []
+
+
+def test_an_invalid_pattern_is_a_clear_configuration_error(tmp_path):
+    from rasa.shared.exceptions import InvalidConfigException
+
+    bad = training_data('version: "3.1"\nnlu:\n- regex: order_id\n  examples: |\n    - ([0-9]\n')
+    with pytest.raises(InvalidConfigException, match="order_id"):
+        MiniPipeline(tmp_path, [(PatternEntityExtractor, {"entities": ["order_id"]})]).train(bad)
