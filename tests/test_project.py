@@ -39,12 +39,21 @@ def test_rasa_data_validate_finds_only_rasa_36_false_alarms(domain_dict):
     actions or forms use, and about the retrieval intent it merges into the
     domain itself; anything else it says is a real problem."""
     result = subprocess.run(
-        [RASA, "data", "validate"], cwd=PROJECT, env=ENVIRONMENT, capture_output=True, text=True, timeout=300
+        [RASA, "data", "validate"],
+        cwd=PROJECT,
+        env=ENVIRONMENT,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     unused = set(re.findall(r"The utterance '([^']+)' is not used in any story or rule", output))
-    form_questions = {f"utter_ask_{slot}" for form in domain_dict["forms"].values() for slot in form["required_slots"]}
+    form_questions = {
+        f"utter_ask_{slot}"
+        for form in domain_dict["forms"].values()
+        for slot in form["required_slots"]
+    }
     explained = responses_named_in_actions() | form_questions | {"utter_faq"}
     assert unused - explained == set(), "responses nothing uses"
     warnings = [line for line in output.splitlines() if "UserWarning" in line]
@@ -60,8 +69,11 @@ def test_rasa_data_validate_finds_only_rasa_36_false_alarms(domain_dict):
 def test_rasa_test_core_passes_the_test_stories(tmp_path):
     result = subprocess.run(
         [
-            RASA, "test", "core", "--stories", str(PROJECT / "tests" / "test_stories.yml"),
-            "--model", str(PROJECT / "models"), "--fail-on-prediction-errors", "--out", str(tmp_path),
+            RASA, "test", "core",
+            "--stories", str(PROJECT / "tests" / "test_stories.yml"),
+            "--model", str(PROJECT / "models"),
+            "--fail-on-prediction-errors",
+            "--out", str(tmp_path),
         ],
         cwd=PROJECT, env=ENVIRONMENT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -75,14 +87,20 @@ def test_every_response_speaks_chinese_and_english(domain_dict):
 
     for name, variations in domain_dict["responses"].items():
         defaults = [v for v in variations if not v.get("condition")]
-        english = [v for v in variations if v.get("condition") == [{"type": "slot", "name": "language", "value": "en"}]]
+        english = [
+            v
+            for v in variations
+            if v.get("condition") == [{"type": "slot", "name": "language", "value": "en"}]
+        ]
         assert defaults and english, name
         assert all(language(v) != "en" for v in defaults), name
         assert all(language(v) != "zh" for v in english), name
 
 
 def test_every_response_the_actions_send_exists(domain_dict):
-    missing = {name for name in responses_named_in_actions() if name not in domain_dict["responses"]}
+    missing = {
+        name for name in responses_named_in_actions() if name not in domain_dict["responses"]
+    }
     assert missing == set()
 
 

@@ -1,9 +1,10 @@
-"""Turns the sparse features of Rasa's featurizers into one weighted matrix.
+"""Turns the features of Rasa's featurizers into one weighted matrix.
 
-Each featurizer (word counts, character n-grams, regexes…) is a block. Raw
-counts from different blocks live on different scales, so each block gets
-sublinear TF-IDF weighting and unit length before the blocks are stacked.
-That is what makes a linear model over word *and* character features work.
+Each featurizer (word counts, character n-grams, regexes, character vectors…)
+is a block. Raw counts from different blocks live on different scales, so each
+sparse block gets sublinear TF-IDF weighting, every block unit length, and a
+configurable weight before the blocks are stacked. That is what makes a
+linear model over words, characters *and* dense vectors work.
 """
 
 from __future__ import annotations
@@ -20,35 +21,47 @@ from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 
-def sentence_blocks(message: Message, attribute: str = TEXT) -> dict[str, sp.csr_matrix]:
-    """The message's sparse sentence features per featurizer (1 × n each).
+@dataclass(frozen=True)
+class Block:
+    """One featurizer's sentence features for one message (1 × width)."""
 
-    Featurizers that only emit sequence features (one row per token) are summed
-    over tokens, which is what a sentence feature means for counts.
+    matrix: sp.csr_matrix
+    dense: bool
+
+
+def sentence_blocks(message: Message, attribute: str = TEXT) -> dict[str, Block]:
+    """The message's sentence features per featurizer.
+
+    A featurizer that only emits sequence features (one row per token) is
+    pooled over tokens: summed for counts, averaged for dense vectors.
     """
-    sentence: dict[str, sp.spmatrix] = {}
-    sequence: dict[str, sp.spmatrix] = {}
+    sentence: dict[str, Block] = {}
+    sequence: dict[str, Block] = {}
     for features in message.features:
-        if features.attribute != attribute or not features.is_sparse():
+        if features.attribute != attribute:
             continue
-        origin = str(features.origin)
-        target = sentence if features.type == FEATURE_TYPE_SENTENCE else sequence
-        target[origin] = features.features
-    blocks = {name: sp.csr_matrix(matrix) for name, matrix in sentence.items()}
-    for name, matrix in sequence.items():
-        if name not in blocks:
-            blocks[name] = sp.csr_matrix(matrix.sum(axis=0))
-    return blocks
+        dense = features.is_dense()
+        if features.type == FEATURE_TYPE_SENTENCE:
+            sentence[str(features.origin)] = Block(sp.csr_matrix(features.features), dense)
+        else:
+            pooled = features.features.mean(axis=0) if dense else features.features.sum(axis=0)
+            sequence[str(features.origin)] = Block(sp.csr_matrix(pooled), dense)
+    return {**sequence, **sentence}
 
 
 @dataclass
-class TfidfBlocks:
-    """Per-featurizer TF-IDF weights learned on the training examples."""
+class FeatureBlocks:
+    """How each featurizer's block is weighted, learned on the training examples.
+
+    Dense blocks keep their values (their idf is all ones and they get no
+    sublinear scaling); sparse blocks get TF-IDF.
+    """
 
     names: list[str] = field(default_factory=list)
     widths: list[int] = field(default_factory=list)
     idf: list[np.ndarray] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
+    dense: list[bool] = field(default_factory=list)
 
     @classmethod
     def fit(
@@ -56,31 +69,38 @@ class TfidfBlocks:
         messages: Sequence[Message],
         block_weights: dict[str, float] | None = None,
         attribute: str = TEXT,
-    ) -> TfidfBlocks:
+    ) -> FeatureBlocks:
         per_message = [sentence_blocks(message, attribute) for message in messages]
         names = sorted({name for blocks in per_message for name in blocks})
         model = cls()
         for name in names:
-            width = max(blocks[name].shape[1] for blocks in per_message if name in blocks)
-            rows = [blocks.get(name) for blocks in per_message]
-            matrix = _stack(rows, width)
-            document_frequency = np.bincount(matrix.indices, minlength=width)
-            n = matrix.shape[0]
+            present = [blocks[name] for blocks in per_message if name in blocks]
+            width = max(block.matrix.shape[1] for block in present)
+            dense = present[0].dense
+            if dense:
+                idf = np.ones(width)
+            else:
+                matrix = _stack([blocks.get(name) for blocks in per_message], width)
+                document_frequency = np.bincount(matrix.indices, minlength=width)
+                idf = np.log((1.0 + len(messages)) / (1.0 + document_frequency)) + 1.0
             model.names.append(name)
             model.widths.append(width)
-            model.idf.append(np.log((1.0 + n) / (1.0 + document_frequency)) + 1.0)
+            model.idf.append(idf)
             model.weights.append(_weight_for(name, block_weights))
+            model.dense.append(dense)
         return model
 
     def transform(self, messages: Sequence[Message], attribute: str = TEXT) -> sp.csr_matrix:
         per_message = [sentence_blocks(message, attribute) for message in messages]
         columns = []
-        for name, width, idf, weight in zip(
-            self.names, self.widths, self.idf, self.weights, strict=True
+        for name, width, idf, weight, dense in zip(
+            self.names, self.widths, self.idf, self.weights, self.dense, strict=True
         ):
             matrix = _stack([blocks.get(name) for blocks in per_message], width)
-            matrix.data = np.log1p(matrix.data)
-            matrix = normalize(matrix @ sp.diags(idf), copy=False) * weight
+            if not dense:
+                matrix.data = np.log1p(matrix.data)
+                matrix = matrix @ sp.diags(idf)
+            matrix = normalize(matrix, copy=False) * weight
             columns.append(matrix)
         if not columns:
             return sp.csr_matrix((len(messages), 0))
@@ -90,15 +110,17 @@ class TfidfBlocks:
         arrays = {f"idf_{i}": idf for i, idf in enumerate(self.idf)}
         arrays["block_widths"] = np.asarray(self.widths, dtype=np.int64)
         arrays["block_weights"] = np.asarray(self.weights, dtype=np.float64)
+        arrays["block_dense"] = np.asarray(self.dense, dtype=bool)
         return arrays
 
     @classmethod
-    def from_arrays(cls, names: list[str], arrays: dict[str, np.ndarray]) -> TfidfBlocks:
+    def from_arrays(cls, names: list[str], arrays: dict[str, np.ndarray]) -> FeatureBlocks:
         return cls(
             names=list(names),
             widths=[int(w) for w in arrays["block_widths"]],
             idf=[arrays[f"idf_{i}"] for i in range(len(names))],
             weights=[float(w) for w in arrays["block_weights"]],
+            dense=[bool(d) for d in arrays["block_dense"]],
         )
 
 
@@ -110,10 +132,11 @@ def _weight_for(origin: str, block_weights: dict[str, float] | None) -> float:
     return 1.0
 
 
-def _stack(rows: list[sp.csr_matrix | None], width: int) -> sp.csr_matrix:
+def _stack(blocks: list[Block | None], width: int) -> sp.csr_matrix:
     """Stacks 1-row matrices, padding rows of a vocabulary-less message."""
     padded = []
-    for row in rows:
+    for block in blocks:
+        row = block.matrix if block is not None else None
         if row is None:
             padded.append(sp.csr_matrix((1, width)))
         elif row.shape[1] < width:
@@ -130,7 +153,7 @@ class LinearModel:
     Stored as plain arrays (no pickle), so a model file can't run code on load.
     """
 
-    blocks: TfidfBlocks
+    blocks: FeatureBlocks
     labels: list[str]
     weights: np.ndarray
     bias: np.ndarray
@@ -144,13 +167,13 @@ class LinearModel:
         class_weight: str | None = None,
         block_weights: dict[str, float] | None = None,
     ) -> LinearModel:
-        blocks = TfidfBlocks.fit(messages, block_weights)
+        blocks = FeatureBlocks.fit(messages, block_weights)
         return cls.fit_features(blocks, blocks.transform(messages), labels, C, class_weight)
 
     @classmethod
     def fit_features(
         cls,
-        blocks: TfidfBlocks,
+        blocks: FeatureBlocks,
         features: sp.csr_matrix,
         labels: Sequence[str],
         C: float = 1.0,
@@ -185,7 +208,7 @@ class LinearModel:
     def load(cls, path: Path) -> LinearModel:
         with np.load(path, allow_pickle=False) as stored:
             arrays = dict(stored)
-        blocks = TfidfBlocks.from_arrays([str(n) for n in arrays["block_names"]], arrays)
+        blocks = FeatureBlocks.from_arrays([str(n) for n in arrays["block_names"]], arrays)
         return cls(
             blocks,
             [str(label) for label in arrays["labels"]],

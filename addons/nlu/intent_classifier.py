@@ -20,7 +20,7 @@ from scipy.optimize import minimize_scalar
 from scipy.special import log_softmax, softmax
 from sklearn.model_selection import StratifiedKFold
 
-from addons.nlu.features import LinearModel, TfidfBlocks
+from addons.nlu.features import FeatureBlocks, LinearModel
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             )
             self._persist()
             return self._resource
-        blocks = TfidfBlocks.fit(examples, self._config["block_weights"])
+        blocks = FeatureBlocks.fit(examples, self._config["block_weights"])
         features = blocks.transform(examples)
         self.model = self._fit(blocks, features, labels)
         self.temperature = self._fit_temperature(blocks, features, labels)
@@ -113,12 +113,12 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
             message.set(INTENT_RANKING_KEY, ranking[:ranking_length], add_to_output=True)
         return messages
 
-    def _fit(self, blocks: TfidfBlocks, features: Any, labels: np.ndarray) -> LinearModel:
+    def _fit(self, blocks: FeatureBlocks, features: Any, labels: np.ndarray) -> LinearModel:
         return LinearModel.fit_features(
             blocks, features, labels, self._config["C"], self._config["class_weight"]
         )
 
-    def _fit_temperature(self, blocks: TfidfBlocks, features: Any, labels: np.ndarray) -> float:
+    def _fit_temperature(self, blocks: FeatureBlocks, features: Any, labels: np.ndarray) -> float:
         """Finds the softmax temperature that best explains held-out predictions."""
         folds = min(self._config["calibration_folds"], min(Counter(labels).values()))
         if folds < 2:

@@ -30,8 +30,8 @@ class MixedLanguageTokenizer(Tokenizer):
     Unlike Rasa's `JiebaTokenizer` it never emits whitespace tokens, splits
     "order还没到" into "order" / "还" / "没到", folds full-width characters, and
     keeps emoji as tokens (they carry sentiment). Training teaches jieba the
-    annotated entity values and lookup-table entries so that entity boundaries
-    line up with token boundaries, which entity extractors need.
+    lookup-table entries (and, optionally, annotated entity values) so that
+    product names stay whole.
     """
 
     @staticmethod
@@ -39,8 +39,12 @@ class MixedLanguageTokenizer(Tokenizer):
         return {
             # Directory of jieba user dictionaries (one word per line, as jieba).
             "dictionary_path": None,
-            # Keep annotated entity values and lookup entries as single tokens.
-            "entity_words": True,
+            # Keep lookup-table entries (product names…) as single tokens.
+            "lookup_words": True,
+            # Keep annotated entity values as single tokens too. Off by default:
+            # it makes training text segment differently from unseen text, which
+            # cost about a point of intent accuracy on SMP2019.
+            "entity_words": False,
             "intent_tokenization_flag": False,
             "intent_split_symbol": "_",
             "token_pattern": None,
@@ -95,6 +99,8 @@ class MixedLanguageTokenizer(Tokenizer):
         return cls(config, model_storage, resource, words)
 
     def train(self, training_data: TrainingData) -> Resource:
+        if self._config["lookup_words"]:
+            self.segmenter.add_words(_lookup_words(training_data))
         if self._config["entity_words"]:
             self.segmenter.add_words(_entity_words(training_data))
         with self._model_storage.write_to(self._resource) as directory:
@@ -122,12 +128,17 @@ def _dictionary_words(config: dict[str, Any]) -> list[str]:
     return words
 
 
-def _entity_words(training_data: TrainingData) -> list[str]:
-    words = [
+def _lookup_words(training_data: TrainingData) -> list[str]:
+    return [
         str(element)
         for table in training_data.lookup_tables
-        for element in table.get("elements", [])
+        if isinstance(table.get("elements"), list)
+        for element in table["elements"]
     ]
+
+
+def _entity_words(training_data: TrainingData) -> list[str]:
+    words = []
     for example in training_data.nlu_examples:
         text = example.get(TEXT) or ""
         for entity in example.get(ENTITIES) or []:

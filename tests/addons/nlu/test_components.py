@@ -11,6 +11,7 @@ from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT_TOKENS
 
+from addons.nlu.char_embeddings import CharEmbeddingFeaturizer
 from addons.nlu.char_featurizer import CharNgramFeaturizer
 from addons.nlu.crf_entity_extractor import CharCRFEntityExtractor
 from addons.nlu.faq import FaqRetriever
@@ -104,6 +105,7 @@ FEATURIZERS = [
     (MixedLanguageTokenizer, {}),
     (CountVectorsFeaturizer, {"alias": "words"}),
     (CharNgramFeaturizer, {"alias": "chars"}),
+    (CharEmbeddingFeaturizer, {"alias": "char_vectors"}),
 ]
 
 
@@ -245,3 +247,19 @@ def test_an_invalid_pattern_is_a_clear_configuration_error(tmp_path):
     bad = training_data('version: "3.1"\nnlu:\n- regex: order_id\n  examples: |\n    - ([0-9]\n')
     with pytest.raises(InvalidConfigException, match="order_id"):
         MiniPipeline(tmp_path, [(PatternEntityExtractor, {"entities": ["order_id"]})]).train(bad)
+
+
+def test_character_vectors_put_related_characters_together(tmp_path):
+    from addons.nlu.char_embeddings import CharVectors
+
+    dictionary = tmp_path / "dict.txt"
+    words = ["肺炎 10 n", "皮炎 10 n", "肺癌 10 n", "皮癌 5 n", "炒菜 10 v", "炒饭 10 n", "煮菜 8 v", "煮饭 8 v"]
+    dictionary.write_text("\n".join(words), "utf-8")
+    vectors = CharVectors.from_dictionary(dictionary, dimensions=4)
+    similarity = vectors.vectors @ vectors.vectors.T
+    index = vectors.index
+    assert similarity[index["炎"], index["癌"]] > similarity[index["炎"], index["饭"]]
+    assert similarity[index["炒"], index["煮"]] > similarity[index["炒"], index["肺"]]
+    assert not vectors.mean("hello").any()
+    vectors.save(tmp_path / "v.npz")
+    assert CharVectors.load(tmp_path / "v.npz").index == vectors.index

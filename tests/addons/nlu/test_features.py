@@ -5,7 +5,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
 from addons.nlu.crf_entity_extractor import _spans
-from addons.nlu.features import LinearModel, TfidfBlocks
+from addons.nlu.features import FeatureBlocks, LinearModel
 
 
 def message(words: list[int], chars: list[int]) -> Message:
@@ -29,7 +29,7 @@ def message(words: list[int], chars: list[int]) -> Message:
 
 def test_each_featurizer_block_is_weighted_and_normalised_separately():
     messages = [message([1, 0, 2], [1, 0]), message([0, 1, 0], [0, 3]), message([1, 1, 0], [1, 1])]
-    blocks = TfidfBlocks.fit(messages, {"chars": 0.5})
+    blocks = FeatureBlocks.fit(messages, {"chars": 0.5})
     matrix = blocks.transform(messages).toarray()
     assert blocks.names == ["chars", "words"]
     assert matrix.shape == (3, 5)
@@ -38,7 +38,7 @@ def test_each_featurizer_block_is_weighted_and_normalised_separately():
 
 
 def test_a_message_without_features_gets_zero_rows():
-    blocks = TfidfBlocks.fit([message([1, 0, 2], [1, 0])])
+    blocks = FeatureBlocks.fit([message([1, 0, 2], [1, 0])])
     assert blocks.transform([Message(data={TEXT: "?"})]).nnz == 0
 
 
