@@ -179,7 +179,7 @@ class LinearModel:
         C: float = 1.0,
         class_weight: str | None = None,
     ) -> LinearModel:
-        svm = LinearSVC(C=C, class_weight=class_weight).fit(features, list(labels))
+        svm = LinearSVC(C=C, class_weight=class_weight, random_state=0).fit(features, list(labels))
         weights, bias = svm.coef_, svm.intercept_
         if len(svm.classes_) == 2:
             # LinearSVC keeps one row for two classes; use one per class.

@@ -253,7 +253,16 @@ def test_character_vectors_put_related_characters_together(tmp_path):
     from addons.nlu.char_embeddings import CharVectors
 
     dictionary = tmp_path / "dict.txt"
-    words = ["肺炎 10 n", "皮炎 10 n", "肺癌 10 n", "皮癌 5 n", "炒菜 10 v", "炒饭 10 n", "煮菜 8 v", "煮饭 8 v"]
+    words = [
+        "肺炎 10 n",
+        "皮炎 10 n",
+        "肺癌 10 n",
+        "皮癌 5 n",
+        "炒菜 10 v",
+        "炒饭 10 n",
+        "煮菜 8 v",
+        "煮饭 8 v",
+    ]
     dictionary.write_text("\n".join(words), "utf-8")
     vectors = CharVectors.from_dictionary(dictionary, dimensions=4)
     similarity = vectors.vectors @ vectors.vectors.T
