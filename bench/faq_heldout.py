@@ -130,7 +130,8 @@ def main() -> None:
         for name, rank in retrievers.items():
             s = evaluate(name, keys, subset, rank)
             print(
-                f"  {name:22s} R@1 {s.recall_at_1:.3f}  R@3 {s.recall_at_3:.3f}  MRR@10 {s.mrr_at_10:.3f}"
+                f"  {name:22s} R@1 {s.recall_at_1:.3f}  R@3 {s.recall_at_3:.3f}  "
+                f"MRR@10 {s.mrr_at_10:.3f}"
             )
 
 
