@@ -1,0 +1,1 @@
+"""Agents: who they are, what they can handle, and their console sessions."""

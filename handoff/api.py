@@ -1,0 +1,349 @@
+"""The bridge's JSON API (described in `openapi.yaml`). Views only parse,
+call a flow or service, and serialise."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from handoff import transcript
+from handoff.agents import service as agents
+from handoff.agents.enums import AgentRole, Presence
+from handoff.app_keys import BUS, DATABASE, DISPATCHER, FLOWS, RASA, RELAY
+from handoff.assist import AnswerSuggester
+from handoff.errors import InvalidInput
+from handoff.events import AGENT_PRESENCE_CHANGED
+from handoff.tickets import service as tickets
+from handoff.tickets.models import (
+    AssignIn,
+    CsatIn,
+    HandoffIn,
+    MessageIn,
+    NoteIn,
+    StatusIn,
+    TicketIn,
+    TransferIn,
+)
+from handoff.web import SERVICE, int_param, parse_body, require
+
+OPENAPI = Path(__file__).with_name("openapi.yaml")
+ADMIN, AGENT, ANALYST = AgentRole.ADMIN.value, AgentRole.AGENT.value, AgentRole.ANALYST.value
+STAFF = (ADMIN, AGENT, ANALYST)
+HANDLERS = (ADMIN, AGENT)
+MAX_EVENTS_PER_POST = 1000
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/health", name="health")
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/api/openapi.yaml", name="openapi")
+async def openapi(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(OPENAPI, headers={"Content-Type": "application/yaml"})
+
+
+# --- tickets --------------------------------------------------------------------
+
+
+@routes.post("/api/tickets", name="tickets_create")
+async def create_ticket(request: web.Request) -> web.Response:
+    agent = require(request, SERVICE, *HANDLERS)
+    data = await parse_body(request, TicketIn)
+    ticket = await request.app[FLOWS].create(data, actor=tickets.actor_name(agent))
+    return web.json_response(ticket.to_dict(), status=201)
+
+
+@routes.get("/api/tickets", name="tickets_list")
+async def list_tickets(request: web.Request) -> web.Response:
+    require(request, SERVICE, *STAFF)
+    query = request.query
+    filters = {
+        name: _filter_values(name, query.getall(name))
+        for name in tickets.LIST_FILTERS
+        if name in query
+    }
+    async with request.app[DATABASE].reading() as db:
+        rows, total = await tickets.list_tickets(
+            db,
+            filters=filters,
+            live=_bool(query.get("live")),
+            created_from=_datetime(query.get("created_from")),
+            created_until=_datetime(query.get("created_until")),
+            limit=_int(query.get("limit"), 50),
+            offset=_int(query.get("offset"), 0),
+        )
+    return web.json_response({"total": total, "tickets": [t.to_dict() for t in rows]})
+
+
+@routes.get("/api/tickets/{ticket_id}", name="ticket")
+async def get_ticket(request: web.Request) -> web.Response:
+    require(request, SERVICE, *STAFF)
+    ticket_id = int_param(request, "ticket_id")
+    async with request.app[DATABASE].reading() as db:
+        ticket = await tickets.get(db, ticket_id=ticket_id)
+        history = await tickets.history(db, ticket_id=ticket_id)
+        notes = await tickets.notes(db, ticket_id=ticket_id)
+    return web.json_response(
+        {
+            **ticket.to_dict(),
+            "history": [event.to_dict() for event in history],
+            "notes": [note.to_dict() for note in notes],
+        }
+    )
+
+
+@routes.get("/api/tickets/{ticket_id}/context", name="ticket_context")
+async def ticket_context(request: web.Request) -> web.Response:
+    """Everything the console shows when an agent opens a conversation."""
+    require(request, *HANDLERS)
+    ticket_id = int_param(request, "ticket_id")
+    async with request.app[DATABASE].reading() as db:
+        ticket = await tickets.get(db, ticket_id=ticket_id)
+        history = await tickets.history(db, ticket_id=ticket_id)
+        notes = await tickets.notes(db, ticket_id=ticket_id)
+    tracker: dict[str, Any] = {}
+    rasa_error = None
+    if ticket.source == "assistant":
+        try:
+            tracker = await request.app[RASA].tracker(ticket.conversation_id)
+        except Exception as error:  # the console still opens without Rasa
+            rasa_error = str(error)
+    past = await request.app[FLOWS].customer_history(ticket.conversation_id, exclude=ticket_id)
+    return web.json_response(
+        {
+            "ticket": ticket.to_dict(),
+            "history": [event.to_dict() for event in history],
+            "notes": [note.to_dict() for note in notes],
+            "transcript": transcript.turns(tracker),
+            "slots": transcript.slots(tracker),
+            "past_tickets": past,
+            "rasa_error": rasa_error,
+        }
+    )
+
+
+@routes.get("/api/tickets/{ticket_id}/suggestions", name="ticket_suggestions")
+async def suggestions(request: web.Request) -> web.Response:
+    require(request, *HANDLERS)
+    ticket_id = int_param(request, "ticket_id")
+    async with request.app[DATABASE].reading() as db:
+        ticket = await tickets.get(db, ticket_id=ticket_id)
+    rasa = request.app[RASA]
+    text = request.query.get("text") or transcript.latest_customer_text(
+        await rasa.tracker(ticket.conversation_id)
+    )
+    found = await AnswerSuggester(rasa=rasa).suggest(text, ticket.language) if text else []
+    return web.json_response({"text": text, "suggestions": found})
+
+
+@routes.patch("/api/tickets/{ticket_id}/status", name="ticket_status")
+async def update_status(request: web.Request) -> web.Response:
+    agent = require(request, SERVICE, *HANDLERS)
+    data = await parse_body(request, StatusIn)
+    ticket = await request.app[FLOWS].set_status(
+        int_param(request, "ticket_id"), to=data.status, by=agent, comment=data.comment
+    )
+    return web.json_response(ticket.to_dict())
+
+
+@routes.post("/api/tickets/{ticket_id}/claim", name="ticket_claim")
+async def claim(request: web.Request) -> web.Response:
+    agent = require(request, *HANDLERS)
+    ticket = await request.app[FLOWS].claim(int_param(request, "ticket_id"), agent=agent)
+    return web.json_response(ticket.to_dict())
+
+
+@routes.post("/api/tickets/{ticket_id}/assign", name="ticket_assign")
+async def assign(request: web.Request) -> web.Response:
+    agent = require(request, *HANDLERS)
+    data = await parse_body(request, AssignIn)
+    ticket = await request.app[FLOWS].assign(
+        int_param(request, "ticket_id"), agent_id=data.agent_id, by=agent
+    )
+    return web.json_response(ticket.to_dict())
+
+
+@routes.post("/api/tickets/{ticket_id}/transfer", name="ticket_transfer")
+async def transfer(request: web.Request) -> web.Response:
+    agent = require(request, *HANDLERS)
+    data = await parse_body(request, TransferIn)
+    ticket = await request.app[FLOWS].transfer(
+        int_param(request, "ticket_id"),
+        by=agent,
+        to_agent_id=data.agent_id,
+        skill_group=data.skill_group.value if data.skill_group else None,
+        comment=data.comment,
+    )
+    return web.json_response(ticket.to_dict())
+
+
+@routes.post("/api/tickets/{ticket_id}/release", name="ticket_release")
+async def release(request: web.Request) -> web.Response:
+    agent = require(request, *HANDLERS)
+    ticket = await request.app[FLOWS].release(int_param(request, "ticket_id"), by=agent)
+    return web.json_response(ticket.to_dict())
+
+
+@routes.post("/api/tickets/{ticket_id}/messages", name="ticket_messages")
+async def send_message(request: web.Request) -> web.Response:
+    agent = require(request, *HANDLERS)
+    data = await parse_body(request, MessageIn)
+    message = await request.app[FLOWS].send_message(
+        int_param(request, "ticket_id"), agent=agent, text=data.text
+    )
+    return web.json_response(message, status=201)
+
+
+@routes.post("/api/tickets/{ticket_id}/notes", name="ticket_notes")
+async def add_note(request: web.Request) -> web.Response:
+    agent = require(request, SERVICE, *HANDLERS)
+    data = await parse_body(request, NoteIn)
+    note = await request.app[FLOWS].add_note(
+        int_param(request, "ticket_id"), by=agent, text=data.text
+    )
+    return web.json_response(note, status=201)
+
+
+@routes.post("/api/tickets/{ticket_id}/csat", name="ticket_csat")
+async def record_csat(request: web.Request) -> web.Response:
+    require(request, SERVICE)
+    data = await parse_body(request, CsatIn)
+    ticket = await request.app[FLOWS].record_csat(
+        int_param(request, "ticket_id"), score=data.score, comment=data.comment
+    )
+    return web.json_response(ticket.to_dict())
+
+
+# --- the assistant's side ----------------------------------------------------------
+
+
+@routes.post("/api/handoffs", name="handoffs")
+async def request_handoff(request: web.Request) -> web.Response:
+    require(request, SERVICE)
+    data = await parse_body(request, HandoffIn)
+    result = await request.app[FLOWS].request_handoff(data)
+    return web.json_response(result.to_dict(), status=200 if result.linked else 201)
+
+
+class RasaEvents(BaseModel):
+    __root__: list[dict[str, Any]] = Field(..., max_items=MAX_EVENTS_PER_POST)
+
+
+@routes.post("/api/rasa/events", name="rasa_events")
+async def rasa_events(request: web.Request) -> web.Response:
+    """Rasa's event broker (`addons.broker`) posts tracker events here."""
+    require(request, SERVICE)
+    batch = await parse_body(request, RasaEvents)
+    relayed = await request.app[RELAY].receive(batch.__root__)
+    return web.json_response({"received": len(batch.__root__), "relayed": relayed})
+
+
+# --- queue and agents -------------------------------------------------------------------
+
+
+@routes.get("/api/queue", name="queue")
+async def queue(request: web.Request) -> web.Response:
+    require(request, SERVICE, *STAFF)
+    async with request.app[DATABASE].reading() as db:
+        waiting = await tickets.waiting_queue(db)
+    return web.json_response({"tickets": [ticket.to_dict() for ticket in waiting]})
+
+
+class AgentIn(BaseModel):
+    username: str = Field(..., min_length=2, max_length=64, regex=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(..., min_length=8, max_length=256)
+    display_name: str | None = Field(None, max_length=128)
+    role: AgentRole = AgentRole.AGENT
+    skills: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=lambda: ["zh", "en"])
+    capacity: int = Field(3, ge=1, le=50)
+
+
+class PresenceIn(BaseModel):
+    presence: Presence
+
+
+@routes.get("/api/agents", name="agents")
+async def list_agents(request: web.Request) -> web.Response:
+    require(request, *STAFF)
+    async with request.app[DATABASE].reading() as db:
+        staff = await agents.list_agents(db)
+        load = await agents.active_counts(db)
+    return web.json_response(
+        {"agents": [{**agent.to_dict(), "active": load.get(agent.id, 0)} for agent in staff]}
+    )
+
+
+@routes.post("/api/agents", name="agents_create")
+async def create_agent(request: web.Request) -> web.Response:
+    require(request, ADMIN)
+    data = await parse_body(request, AgentIn)
+    async with request.app[DATABASE].transaction() as db:
+        agent = await agents.create(db, **data.dict())
+    return web.json_response(agent.to_dict(), status=201)
+
+
+@routes.put("/api/agents/me/presence", name="presence")
+async def set_presence(request: web.Request) -> web.Response:
+    agent = require(request, *HANDLERS)
+    data = await parse_body(request, PresenceIn)
+    snapshot = await change_presence(request.app, agent.id, data.presence)
+    return web.json_response(snapshot)
+
+
+async def change_presence(app: web.Application, agent_id: int, presence: Presence) -> dict:
+    async with app[DATABASE].transaction() as db:
+        agent = await agents.get(db, agent_id=agent_id)
+        changed = await agents.set_presence(db, agent=agent, presence=presence)
+        snapshot = agent.to_dict()
+    if changed:
+        app[BUS].publish(AGENT_PRESENCE_CHANGED, {"agent": snapshot})
+        app[DISPATCHER].request()
+    return snapshot
+
+
+# --- query parsing -----------------------------------------------------------------
+
+
+def _filter_values(name: str, values: list[str]) -> list[Any]:
+    if name == "assignee_id":
+        return [_int(value, None) for value in values]
+    return values
+
+
+def _int(value: str | None, default: int | None) -> int | None:
+    if value is None:
+        return default
+    try:
+        return int(value)
+    except ValueError as error:
+        raise InvalidInput(f"{value!r} is not a number.") from error
+
+
+def _bool(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise InvalidInput(f"{value!r} is not true or false.")
+
+
+def _datetime(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise InvalidInput(f"{value!r} is not an ISO 8601 date.") from error
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment

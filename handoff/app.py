@@ -1,0 +1,149 @@
+"""The bridge's application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from handoff import api, migrations
+from handoff.agents import service as agents
+from handoff.agents.enums import AgentRole, Presence
+from handoff.app_keys import BUS, DATABASE, DISPATCHER, FLOWS, PRESENCE, RASA, RELAY, SETTINGS
+from handoff.clock import utcnow
+from handoff.console import views as console
+from handoff.db import Database
+from handoff.dispatcher import PresenceTracker, QueueDispatcher
+from handoff.events import EventBus
+from handoff.rasa import RasaClient
+from handoff.relay import CustomerRelay
+from handoff.settings import PROJECT, Settings
+from handoff.tickets.flows import TicketFlows
+from handoff.web import MAX_BODY_BYTES, authentication_middleware, error_middleware
+
+logger = logging.getLogger(__name__)
+
+DEMO_ACCOUNTS = PROJECT / "var" / "handoff-accounts.txt"
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("Content-Security-Policy", console.CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[
+            security_headers,
+            error_middleware,
+            authentication_middleware(
+                api_token=settings.api_token, idle_seconds=settings.session_idle_seconds
+            ),
+        ],
+    )
+    app[SETTINGS] = settings
+    app[BUS] = EventBus()
+    app.cleanup_ctx.append(_services)
+    app.router.add_routes(api.routes)
+    app.router.add_routes(console.routes)
+    app.router.add_static("/console/static", console.STATIC, name="console_static")
+    return app
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    """Database (migrated first), Rasa client, flows, and the queue's
+    background loop, for the app's lifetime."""
+    settings = app[SETTINGS]
+    await asyncio.to_thread(migrations.upgrade, settings.database_url)
+    database = Database(settings.database_url)
+    session = aiohttp.ClientSession()
+    rasa = RasaClient(url=settings.rasa_url, token=settings.rasa_token, session=session)
+    flows = TicketFlows(
+        database=database,
+        bus=app[BUS],
+        rasa=rasa,
+        default_handling_seconds=settings.default_handling_seconds,
+    )
+    dispatcher = QueueDispatcher(database=database, bus=app[BUS], flows=flows, settings=settings)
+    flows.on_queue_changed = dispatcher.request
+    presence = PresenceTracker(
+        dispatcher=dispatcher, grace_seconds=settings.disconnect_grace_seconds
+    )
+    app[DATABASE], app[RASA], app[FLOWS] = database, rasa, flows
+    app[DISPATCHER], app[PRESENCE] = dispatcher, presence
+    app[RELAY] = CustomerRelay(
+        flows=flows,
+        bus=app[BUS],
+        on_customer_activity=lambda ticket_id: dispatcher.activity.__setitem__(ticket_id, utcnow()),
+    )
+    await _prepare_agents(database, presence, settings)
+    loop_task = asyncio.create_task(dispatcher.run_forever())
+    dispatcher.request()
+    try:
+        yield
+    finally:
+        loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await loop_task
+        await presence.close()
+        await dispatcher.sweep()
+        await session.close()
+        await database.close()
+
+
+async def _prepare_agents(
+    database: Database, presence: PresenceTracker, settings: Settings
+) -> None:
+    """Agents shown online before a restart get the disconnect grace to come
+    back; demo accounts are made on an empty database when asked for."""
+    async with database.transaction() as db:
+        staff = await agents.list_agents(db)
+        if not staff and settings.demo_agents:
+            _write_demo_accounts(await _create_demo_agents(db), DEMO_ACCOUNTS)
+    for agent in staff:
+        if agent.presence != Presence.OFFLINE:
+            presence.connected(agent.id)
+            presence.disconnected(agent.id)
+
+
+async def _create_demo_agents(db) -> list[tuple[str, str, str]]:
+    accounts = [
+        ("admin", "管理员 Admin", AgentRole.ADMIN, [], ["zh", "en"]),
+        ("agent1", "小王 Wang", AgentRole.AGENT, [], ["zh", "en"]),
+        ("agent2", "Alice", AgentRole.AGENT, ["technical", "after_sales"], ["en"]),
+        ("analyst", "分析师 Analyst", AgentRole.ANALYST, [], ["zh", "en"]),
+    ]
+    created = []
+    for username, name, role, skills, languages in accounts:
+        password = secrets.token_urlsafe(9)
+        await agents.create(
+            db,
+            username=username,
+            password=password,
+            display_name=name,
+            role=role,
+            skills=skills,
+            languages=languages,
+        )
+        created.append((username, password, role.value))
+    return created
+
+
+def _write_demo_accounts(accounts: list[tuple[str, str, str]], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [f"{username}\t{password}\t{role}" for username, password, role in accounts]
+    path.write_text("# username\tpassword\trole\n" + "\n".join(lines) + "\n")
+    path.chmod(0o600)
+    logger.warning("Created demo agent accounts; their passwords are in %s", path)

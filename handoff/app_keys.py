@@ -1,0 +1,25 @@
+"""Typed keys for what `create_app` puts on the application."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from handoff.db import Database
+    from handoff.dispatcher import PresenceTracker, QueueDispatcher
+    from handoff.events import EventBus
+    from handoff.rasa import RasaClient
+    from handoff.relay import CustomerRelay
+    from handoff.settings import Settings
+    from handoff.tickets.flows import TicketFlows
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+DATABASE: web.AppKey[Database] = web.AppKey("database")
+BUS: web.AppKey[EventBus] = web.AppKey("bus")
+RASA: web.AppKey[RasaClient] = web.AppKey("rasa")
+FLOWS: web.AppKey[TicketFlows] = web.AppKey("flows")
+DISPATCHER: web.AppKey[QueueDispatcher] = web.AppKey("dispatcher")
+PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence")
+RELAY: web.AppKey[CustomerRelay] = web.AppKey("relay")

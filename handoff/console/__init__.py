@@ -1,0 +1,1 @@
+"""The agent console: sign-in, the page itself, and its live websocket."""

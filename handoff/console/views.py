@@ -1,0 +1,172 @@
+"""Console sessions and the websocket that pushes queue, ticket and message
+events to signed-in staff."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import WSMsgType, web
+from pydantic import BaseModel, Field
+
+from handoff import events
+from handoff.agents import service as agents
+from handoff.agents.enums import AgentRole, Presence
+from handoff.agents.models import Agent
+from handoff.api import change_presence
+from handoff.app_keys import BUS, DATABASE, PRESENCE, SETTINGS
+from handoff.errors import Forbidden
+from handoff.events import Mailbox
+from handoff.web import SESSION_COOKIE, parse_body, require
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+# Our own scripts and styles only; nothing inline, nothing from elsewhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+
+routes = web.RouteTableDef()
+
+
+class LoginIn(BaseModel):
+    username: str = Field(..., min_length=1, max_length=64)
+    password: str = Field(..., min_length=1, max_length=256)
+
+
+@routes.get("/", name="root")
+async def root(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/console/")
+
+
+@routes.get("/console/", name="console")
+async def console_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
+@routes.post("/api/session", name="login")
+async def login(request: web.Request) -> web.Response:
+    data = await parse_body(request, LoginIn)
+    settings = request.app[SETTINGS]
+    async with request.app[DATABASE].transaction() as db:
+        agent, token = await agents.login(
+            db,
+            username=data.username,
+            password=data.password,
+            ttl_seconds=settings.session_ttl_seconds,
+        )
+    response = web.json_response({"agent": agent.to_dict()})
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(settings.session_ttl_seconds),
+        httponly=True,
+        samesite="Strict",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@routes.get("/api/session", name="me")
+async def me(request: web.Request) -> web.Response:
+    agent = require(request, *AgentRole)
+    return web.json_response({"agent": agent.to_dict()})
+
+
+@routes.delete("/api/session", name="logout")
+async def logout(request: web.Request) -> web.Response:
+    if token := request.cookies.get(SESSION_COOKIE):
+        async with request.app[DATABASE].transaction() as db:
+            await agents.logout(db, token=token)
+    response = web.json_response({"signed_out": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.get("/console/ws", name="console_ws")
+async def console_socket(request: web.Request) -> web.WebSocketResponse:
+    _check_origin(request)
+    agent = require(request, *AgentRole)
+    socket = web.WebSocketResponse(heartbeat=20)
+    await socket.prepare(request)
+    mailbox = Mailbox()
+    unsubscribe = request.app[BUS].subscribe(mailbox)
+    handles = agent.role in (AgentRole.AGENT, AgentRole.ADMIN)
+    presence = request.app[PRESENCE]
+    if handles:
+        presence.connected(agent.id)
+    sender = asyncio.create_task(_forward(socket, mailbox, agent))
+    try:
+        await socket.send_json({"event": "hello", "data": {"agent": agent.to_dict()}})
+        async for message in socket:
+            if message.type != WSMsgType.TEXT:
+                continue
+            await _on_client_message(request.app, agent, message.data, socket)
+    finally:
+        unsubscribe()
+        sender.cancel()
+        if handles:
+            presence.disconnected(agent.id)
+    return socket
+
+
+async def _on_client_message(
+    app: web.Application, agent: Agent, raw: str, socket: web.WebSocketResponse
+) -> None:
+    try:
+        message = json.loads(raw)
+        action = message.get("action")
+    except (json.JSONDecodeError, AttributeError):
+        await socket.send_json({"event": "error", "data": {"message": "Send JSON objects."}})
+        return
+    if action == "presence" and agent.role in (AgentRole.AGENT, AgentRole.ADMIN):
+        try:
+            presence = Presence(message.get("presence"))
+        except ValueError:
+            await socket.send_json({"event": "error", "data": {"message": "Unknown presence."}})
+            return
+        await change_presence(app, agent.id, presence)
+    elif action == "ping":
+        await socket.send_json({"event": "pong", "data": {}})
+
+
+async def _forward(socket: web.WebSocketResponse, mailbox: Mailbox, agent: Agent) -> None:
+    while not socket.closed:
+        name, payload = await mailbox.queue.get()
+        if visible_to(agent, name, payload):
+            try:
+                await socket.send_json({"event": name, "data": payload})
+            except ConnectionResetError:
+                return
+
+
+def visible_to(agent: Agent, name: str, payload: dict[str, Any]) -> bool:
+    """Admins see everything; agents see the queue and their own tickets'
+    traffic; analysts see ticket changes but no conversation content."""
+    if agent.role == AgentRole.ADMIN:
+        return True
+    if name.startswith("message.") or name == events.TICKET_NOTE_ADDED:
+        if agent.role != AgentRole.AGENT:
+            return False
+        return payload.get("owner_id") == agent.id or payload.get("agent_id") == agent.id
+    if name == events.TICKET_OFFERED:
+        return agent.role == AgentRole.AGENT and payload.get("agent_id") == agent.id
+    return True
+
+
+def _check_origin(request: web.Request) -> None:
+    """Browsers send cookies with cross-site websocket handshakes, so the
+    Origin must be the bridge itself or explicitly allowed."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return  # not a browser: the session cookie alone decides
+    if origin in request.app[SETTINGS].allowed_origins or urlsplit(origin).netloc == request.host:
+        return
+    raise Forbidden("This origin may not open the console.")

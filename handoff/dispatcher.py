@@ -1,0 +1,186 @@
+"""Moves the live queue: offers waiting conversations to agents, takes back
+offers nobody accepted, conversations of agents who vanished, and
+customers who left."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from handoff import events
+from handoff.agents import service as agents
+from handoff.agents.enums import Presence
+from handoff.clock import utcnow
+from handoff.db import Database
+from handoff.events import EventBus
+from handoff.routing import AgentRouter
+from handoff.settings import Settings
+from handoff.tickets import service as tickets
+from handoff.tickets.enums import OPEN_STATUSES, TicketStatus
+from handoff.tickets.flows import TicketFlows
+from handoff.tickets.models import Ticket
+
+logger = logging.getLogger(__name__)
+
+
+class QueueDispatcher:
+    def __init__(
+        self, *, database: Database, bus: EventBus, flows: TicketFlows, settings: Settings
+    ) -> None:
+        self._db = database
+        self._bus = bus
+        self._flows = flows
+        self._settings = settings
+        self._lock = asyncio.Lock()
+        self._wanted = asyncio.Event()
+        # Customers' latest message times, written to the database per sweep.
+        self.activity: dict[int, datetime] = {}
+
+    def request(self) -> None:
+        """Asks for a dispatch soon; many requests in a burst make one run."""
+        self._wanted.set()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(
+                    self._wanted.wait(), timeout=self._settings.sweep_interval_seconds
+                )
+            except TimeoutError:
+                await self._guarded(self.sweep)
+            self._wanted.clear()
+            await self._guarded(self.dispatch)
+
+    async def _guarded(self, job) -> None:
+        try:
+            await job()
+        except Exception:  # the queue must keep moving whatever one run hit
+            logger.exception("Queue %s failed", job.__name__)
+
+    async def dispatch(self) -> int:
+        """Offers each waiting conversation, urgent first, to the best agent."""
+        offered: list[Ticket] = []
+        async with self._lock, self._db.transaction() as db:
+            waiting = await tickets.waiting_queue(db, unoffered_only=True)
+            if not waiting:
+                return 0
+            staff = await agents.list_agents(db)
+            load = await agents.active_counts(db)
+            router = AgentRouter(active=load)
+            for ticket in waiting:
+                agent = router.assign(ticket, staff)
+                if agent is None:
+                    continue
+                if await tickets.offer(db, ticket=ticket, agent=agent):
+                    load[agent.id] = load.get(agent.id, 0) + 1
+                    offered.append(ticket)
+        for ticket in offered:
+            self._bus.publish(
+                events.TICKET_OFFERED,
+                {"ticket": ticket.to_dict(), "agent_id": ticket.offered_to_id},
+            )
+        if offered:
+            self._bus.publish(events.QUEUE_CHANGED, {})
+        return len(offered)
+
+    async def sweep(self) -> None:
+        activity, self.activity = self.activity, {}
+        await self._flows.touch(activity)
+        now = utcnow()
+        offer_deadline = now - timedelta(seconds=self._settings.accept_timeout_seconds)
+        abandon_deadline = now - timedelta(seconds=self._settings.abandon_timeout_seconds)
+        async with self._db.reading() as db:
+            expired = await db.execute(
+                select(Ticket.id).where(
+                    Ticket.live.is_(True),
+                    Ticket.offered_to_id.is_not(None),
+                    Ticket.offered_at < offer_deadline,
+                )
+            )
+            expired_ids = list(expired.scalars())
+            silent = await db.execute(
+                select(Ticket.id).where(
+                    Ticket.live.is_(True),
+                    Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+                    Ticket.last_customer_message_at < abandon_deadline,
+                )
+            )
+            silent_ids = list(silent.scalars())
+        for ticket_id in expired_ids:
+            await self._flows.requeue(ticket_id, reason="offer_expired")
+        for ticket_id in silent_ids:
+            await self._flows.abandon(ticket_id)
+        async with self._db.transaction() as db:
+            await agents.purge_expired_sessions(
+                db, idle_seconds=self._settings.session_idle_seconds
+            )
+        if expired_ids or silent_ids:
+            self.request()
+
+    async def agent_gone(self, agent_id: int) -> None:
+        """The agent's last console closed and the grace period passed: they
+        go offline and their live conversations go back to the queue."""
+        async with self._db.transaction() as db:
+            agent = await agents.get(db, agent_id=agent_id)
+            changed = await agents.set_presence(db, agent=agent, presence=Presence.OFFLINE)
+            held = await db.execute(
+                select(Ticket.id).where(
+                    Ticket.live.is_(True),
+                    (Ticket.offered_to_id == agent_id)
+                    | (
+                        (Ticket.assignee_id == agent_id)
+                        & (Ticket.status == TicketStatus.IN_PROGRESS.value)
+                    ),
+                )
+            )
+            held_ids = list(held.scalars())
+            snapshot = agent.to_dict()
+        if changed:
+            self._bus.publish(events.AGENT_PRESENCE_CHANGED, {"agent": snapshot})
+        for ticket_id in held_ids:
+            await self._flows.requeue(ticket_id, reason="agent_disconnected")
+        self.request()
+
+
+class PresenceTracker:
+    """Counts each agent's open consoles; presence survives a page reload
+    because going offline waits out a grace period."""
+
+    def __init__(self, *, dispatcher: QueueDispatcher, grace_seconds: float) -> None:
+        self._dispatcher = dispatcher
+        self._grace = grace_seconds
+        self._connections: dict[int, int] = {}
+        self._timers: dict[int, asyncio.Task] = {}
+
+    def connected(self, agent_id: int) -> None:
+        self._connections[agent_id] = self._connections.get(agent_id, 0) + 1
+        if timer := self._timers.pop(agent_id, None):
+            timer.cancel()
+
+    def disconnected(self, agent_id: int) -> None:
+        self._connections[agent_id] = max(self._connections.get(agent_id, 1) - 1, 0)
+        if self._connections[agent_id] == 0 and agent_id not in self._timers:
+            self._timers[agent_id] = asyncio.create_task(self._expire(agent_id))
+
+    def is_connected(self, agent_id: int) -> bool:
+        return self._connections.get(agent_id, 0) > 0
+
+    async def _expire(self, agent_id: int) -> None:
+        try:
+            await asyncio.sleep(self._grace)
+            if not self.is_connected(agent_id):
+                await self._dispatcher.agent_gone(agent_id)
+        except asyncio.CancelledError:
+            pass
+        except Exception:
+            logger.exception("Could not take agent %s offline", agent_id)
+        finally:
+            if self._timers.get(agent_id) is asyncio.current_task():
+                del self._timers[agent_id]
+
+    async def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()

@@ -1,0 +1,98 @@
+"""The bridge's client for Rasa's HTTP API (started with `--enable-api
+--auth-token`). One aiohttp session for the bridge's lifetime."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from handoff.errors import NotFound, RasaUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Rasa answers slowly only while it runs actions; agents should not wait longer.
+TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
+
+
+class RasaClient:
+    def __init__(self, *, url: str, token: str, session: aiohttp.ClientSession) -> None:
+        self._url = url.rstrip("/")
+        self._token = token
+        self._session = session
+        self._domain: dict[str, Any] | None = None
+
+    async def _request(
+        self, method: str, path: str, *, params: dict[str, str] | None = None, **kwargs: Any
+    ) -> Any:
+        query = dict(params or {})
+        if self._token:
+            query["token"] = self._token
+        try:
+            async with self._session.request(
+                method,
+                f"{self._url}{path}",
+                params=query,
+                timeout=TIMEOUT,
+                headers={"Accept": "application/json"},
+                **kwargs,
+            ) as response:
+                if response.status == 404:
+                    raise NotFound(f"Rasa has no {path}.")
+                if response.status >= 400:
+                    body = await response.text()
+                    logger.warning(
+                        "Rasa %s %s -> %s: %s", method, path, response.status, body[:500]
+                    )
+                    raise RasaUnavailable(f"The assistant refused the request ({response.status}).")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            logger.warning("Rasa %s %s failed: %s", method, path, error)
+            raise RasaUnavailable() from error
+
+    async def tracker(self, conversation_id: str) -> dict[str, Any]:
+        return await self._request(
+            "GET",
+            f"/conversations/{_quote(conversation_id)}/tracker",
+            params={"include_events": "ALL"},
+        )
+
+    async def append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
+        """Logs events and sends any bot utterance among them on the channel
+        the customer last wrote from."""
+        await self._request(
+            "POST",
+            f"/conversations/{_quote(conversation_id)}/tracker/events",
+            params={
+                "include_events": "NONE",
+                "output_channel": "latest",
+                "execute_side_effects": "true",
+            },
+            json=events,
+        )
+
+    async def trigger_intent(
+        self, conversation_id: str, intent: str, entities: dict[str, Any] | None = None
+    ) -> None:
+        await self._request(
+            "POST",
+            f"/conversations/{_quote(conversation_id)}/trigger_intent",
+            params={"output_channel": "latest", "include_events": "NONE"},
+            json={"name": intent, "entities": entities or {}},
+        )
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        return await self._request("POST", "/model/parse", json={"text": text})
+
+    async def domain(self) -> dict[str, Any]:
+        """Cached: the domain only changes when Rasa loads a new model, and the
+        console merely reads FAQ answers from it."""
+        if self._domain is None:
+            self._domain = await self._request("GET", "/domain")
+        return self._domain
+
+
+def _quote(conversation_id: str) -> str:
+    return quote(conversation_id, safe="")

@@ -1,0 +1,1 @@
+"""Tickets: the record of every customer problem a human looks at."""

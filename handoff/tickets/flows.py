@@ -1,0 +1,508 @@
+"""Multi-step work on tickets with side effects: the handoff itself, claims,
+transfers, messages to the customer, resolution and CSAT.
+
+Each flow changes the database in one transaction and only then talks to
+Rasa and publishes events, so nothing is announced that did not happen.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+
+from handoff import events
+from handoff.agents import service as agents
+from handoff.agents.enums import AgentRole, Presence
+from handoff.agents.models import Agent
+from handoff.clock import isoformat, utcnow
+from handoff.db import Database
+from handoff.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RasaUnavailable
+from handoff.events import EventBus
+from handoff.notices import notice
+from handoff.rasa import RasaClient
+from handoff.routing import estimated_wait_seconds
+from handoff.tickets import service as tickets
+from handoff.tickets.enums import WAITING_STATUSES, Priority, TicketStatus
+from handoff.tickets.models import HandoffIn, Ticket, TicketIn
+
+logger = logging.getLogger(__name__)
+
+# Sent by the bridge as external intents when it gives the conversation back.
+INTENT_RESOLVED = "EXTERNAL_handoff_resolved"
+INTENT_RELEASED = "EXTERNAL_handoff_released"
+HANDLING_ROLES = (AgentRole.AGENT.value, AgentRole.ADMIN.value)
+
+
+@dataclass
+class HandoffResult:
+    ticket: Ticket
+    linked: bool
+    agents_online: int
+    queue_position: int | None
+    estimated_wait_seconds: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ticket": self.ticket.to_dict(),
+            "linked": self.linked,
+            "live": self.ticket.live,
+            "agents_online": self.agents_online,
+            "queue_position": self.queue_position,
+            "estimated_wait_seconds": self.estimated_wait_seconds,
+        }
+
+
+class TicketFlows:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        bus: EventBus,
+        rasa: RasaClient,
+        default_handling_seconds: float,
+        on_queue_changed: Any = None,
+    ) -> None:
+        self._db = database
+        self._bus = bus
+        self._rasa = rasa
+        self._default_handling_seconds = default_handling_seconds
+        # The dispatcher offers waiting conversations whenever the queue or
+        # an agent's load changes.
+        self.on_queue_changed = on_queue_changed or (lambda: None)
+
+    # --- creation ----------------------------------------------------------
+
+    async def create(self, data: TicketIn, *, actor: str) -> Ticket:
+        async with self._db.transaction() as db:
+            ticket = await tickets.create(db, data=data)
+            tickets.record(
+                db, ticket=ticket, name=events.TICKET_CREATED, actor=actor, source=data.source
+            )
+        self._publish(events.TICKET_CREATED, ticket)
+        return ticket
+
+    async def request_handoff(self, data: HandoffIn) -> HandoffResult:
+        """Creates or links the conversation's ticket and, if an agent able
+        to take it is online, puts the conversation in the live queue."""
+        async with self._db.transaction() as db:
+            able = [
+                agent
+                for agent in await agents.list_agents(db)
+                if agent.role in HANDLING_ROLES
+                and agent.presence == Presence.ONLINE
+                and agent.can_handle(data.category.value, data.language)
+            ]
+            ticket = await tickets.open_ticket_for(db, conversation_id=data.conversation_id)
+            linked = ticket is not None
+            if ticket is None:
+                ticket = await tickets.create(db, data=data, live=bool(able))
+                tickets.record(
+                    db,
+                    ticket=ticket,
+                    name=events.TICKET_CREATED,
+                    actor="service",
+                    source=data.source,
+                )
+            else:
+                _merge_handoff(ticket, data)
+                if able and not ticket.live:
+                    now = utcnow()
+                    ticket.live = True
+                    ticket.queued_at = now
+                    ticket.last_customer_message_at = now
+                    ticket.abandoned_at = None
+            tickets.record(
+                db,
+                ticket=ticket,
+                name=events.TICKET_HANDOFF_REQUESTED,
+                actor="service",
+                reason=data.handoff_reason.value if data.handoff_reason else None,
+                live=ticket.live,
+                linked=linked,
+            )
+            await db.flush()
+            position = wait = None
+            if ticket.live and TicketStatus(ticket.status) in WAITING_STATUSES:
+                position = await tickets.queue_position(db, ticket=ticket)
+                handling = await tickets.average_handling_seconds(
+                    db, default=self._default_handling_seconds
+                )
+                wait = estimated_wait_seconds(position, len(able), handling)
+            elif ticket.live:
+                position, wait = 0, 0
+        self._publish(events.TICKET_UPDATED if linked else events.TICKET_CREATED, ticket)
+        if ticket.live:
+            self.on_queue_changed()
+        return HandoffResult(ticket, linked, len(able), position, wait)
+
+    # --- agents taking and passing on work ---------------------------------
+
+    async def claim(self, ticket_id: int, *, agent: Agent) -> Ticket:
+        _require_handler(agent)
+        async with self._db.transaction() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            agent = await agents.get(db, agent_id=agent.id)
+            await tickets.claim(db, ticket=ticket, agent=agent)
+        self._publish(events.TICKET_ASSIGNED, ticket)
+        self.on_queue_changed()
+        if ticket.live:
+            await self._notify_customer(
+                ticket, notice("agent_joined", ticket.language, agent=agent.display_name), agent
+            )
+        return ticket
+
+    async def assign(self, ticket_id: int, *, agent_id: int, by: Agent) -> Ticket:
+        """An admin gives a ticket to an agent: a claim on their behalf for a
+        waiting ticket, a transfer for one already in progress."""
+        if by.role != AgentRole.ADMIN and by.id != agent_id:
+            raise Forbidden("Only an admin can assign tickets to someone else.")
+        async with self._db.reading() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            target = await agents.get(db, agent_id=agent_id)
+        if ticket.status == TicketStatus.IN_PROGRESS:
+            return await self.transfer(ticket_id, by=by, to_agent_id=agent_id)
+        return await self.claim(ticket_id, agent=target)
+
+    async def transfer(
+        self,
+        ticket_id: int,
+        *,
+        by: Agent,
+        to_agent_id: int | None = None,
+        skill_group: str | None = None,
+        comment: str | None = None,
+    ) -> Ticket:
+        if (to_agent_id is None) == (skill_group is None):
+            raise InvalidInput("Transfer to exactly one of: an agent, a skill group.")
+        async with self._db.transaction() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            _require_owner(ticket, by)
+            if ticket.status != TicketStatus.IN_PROGRESS:
+                raise InvalidTransition(f"Ticket {ticket_id} is {ticket.status}; claim it first.")
+            skipped = sorted({*(ticket.skipped_agent_ids or []), by.id})
+            if to_agent_id is not None:
+                target = await agents.get(db, agent_id=to_agent_id)
+                _require_handler(target)
+                if target.id == ticket.assignee_id:
+                    raise InvalidInput("The ticket is already theirs.")
+                await db.execute(
+                    update(Ticket)
+                    .where(Ticket.id == ticket.id, Ticket.assignee_id == ticket.assignee_id)
+                    .values(assignee_id=target.id, assigned_at=utcnow(), skipped_agent_ids=skipped)
+                    .execution_options(synchronize_session=False)
+                )
+                target.last_assigned_at = utcnow()
+            else:
+                ticket.skill_group = skill_group
+                ticket.skipped_agent_ids = skipped
+                await tickets.transition(
+                    db,
+                    ticket=ticket,
+                    to=TicketStatus.PENDING,
+                    actor=tickets.actor_name(by),
+                    agent_id=by.id,
+                    comment=comment,
+                )
+            await db.flush()
+            await db.refresh(ticket)
+            tickets.record(
+                db,
+                ticket=ticket,
+                name=events.TICKET_TRANSFERRED,
+                actor=tickets.actor_name(by),
+                agent_id=by.id,
+                to_agent_id=to_agent_id,
+                skill_group=skill_group,
+                comment=comment,
+            )
+        self._publish(events.TICKET_TRANSFERRED, ticket, from_agent_id=by.id)
+        self.on_queue_changed()
+        if ticket.live:
+            await self._notify_customer(ticket, notice("transferred", ticket.language), by)
+        return ticket
+
+    async def requeue(self, ticket_id: int, *, reason: str) -> Ticket | None:
+        """Puts a live conversation back in the queue (agent gone or silent);
+        it keeps its place in line."""
+        async with self._db.transaction() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            if not ticket.live or ticket.status not in (
+                TicketStatus.IN_PROGRESS,
+                *WAITING_STATUSES,
+            ):
+                return None
+            previous = ticket.assignee_id or ticket.offered_to_id
+            if previous is not None:
+                ticket.skipped_agent_ids = sorted({*(ticket.skipped_agent_ids or []), previous})
+            if ticket.status == TicketStatus.IN_PROGRESS:
+                await tickets.transition(
+                    db, ticket=ticket, to=TicketStatus.PENDING, actor="system", comment=reason
+                )
+            else:
+                ticket.offered_to_id = ticket.offered_at = None
+            tickets.record(
+                db,
+                ticket=ticket,
+                name=events.TICKET_REQUEUED,
+                actor="system",
+                agent_id=previous,
+                reason=reason,
+            )
+            await db.flush()
+        self._publish(events.TICKET_REQUEUED, ticket, from_agent_id=previous)
+        self.on_queue_changed()
+        return ticket
+
+    # --- talking -------------------------------------------------------------
+
+    async def send_message(self, ticket_id: int, *, agent: Agent, text: str) -> dict[str, Any]:
+        """The agent's reply goes to the customer through Rasa, which logs it
+        in the tracker and sends it on the customer's latest channel."""
+        async with self._db.reading() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+        _require_owner(ticket, agent, strict=True)
+        if not ticket.live or ticket.status != TicketStatus.IN_PROGRESS:
+            raise InvalidTransition("The customer is no longer connected to you on this ticket.")
+        message = await self._tell_customer(ticket, text, agent)
+        if ticket.first_response_at is None:
+            async with self._db.transaction() as db:
+                await db.execute(
+                    update(Ticket)
+                    .where(Ticket.id == ticket.id, Ticket.first_response_at.is_(None))
+                    .values(first_response_at=utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+        return message
+
+    async def _notify_customer(self, ticket: Ticket, text: str, agent: Agent) -> None:
+        """A courtesy notice: the ticket change it follows stands even if
+        Rasa cannot deliver it."""
+        try:
+            await self._tell_customer(ticket, text, agent)
+        except RasaUnavailable:
+            logger.warning("Could not tell conversation %s: %s", ticket.conversation_id, text)
+
+    async def _tell_customer(self, ticket: Ticket, text: str, agent: Agent) -> dict[str, Any]:
+        message_id = uuid.uuid4().hex
+        metadata = {
+            "agent_id": agent.id,
+            "agent_name": agent.display_name,
+            "ticket_id": ticket.id,
+            "message_id": message_id,
+        }
+        await self._rasa.append_events(
+            ticket.conversation_id, [{"event": "bot", "text": text, "metadata": metadata}]
+        )
+        message = {
+            "ticket_id": ticket.id,
+            "owner_id": ticket.assignee_id,
+            "conversation_id": ticket.conversation_id,
+            "message_id": message_id,
+            "sender": "agent",
+            "agent_id": agent.id,
+            "agent_name": agent.display_name,
+            "text": text,
+            "at": isoformat(utcnow()),
+        }
+        self._bus.publish(events.MESSAGE_FROM_AGENT, message)
+        return message
+
+    # --- giving the conversation back ----------------------------------------
+
+    async def set_status(
+        self, ticket_id: int, *, to: TicketStatus, by: Agent | None, comment: str | None = None
+    ) -> Ticket:
+        if to is TicketStatus.RESOLVED:
+            return await self.resolve(ticket_id, by=by, comment=comment)
+        if to is TicketStatus.IN_PROGRESS:
+            if by is None:
+                raise InvalidInput("Only an agent can take a ticket into progress.")
+            return await self.claim(ticket_id, agent=by)
+        async with self._db.transaction() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            if by is not None and to is TicketStatus.PENDING:
+                _require_owner(ticket, by)
+            await tickets.transition(
+                db,
+                ticket=ticket,
+                to=to,
+                actor=tickets.actor_name(by),
+                agent_id=by.id if by else None,
+                comment=comment,
+            )
+            if to is TicketStatus.CLOSED:
+                ticket.live = False
+            if to is TicketStatus.REOPENED:
+                ticket.queued_at = utcnow()
+        self._publish(events.TICKET_STATUS_CHANGED, ticket)
+        self.on_queue_changed()
+        if to is TicketStatus.CLOSED and ticket.live:
+            await self._resume(ticket, intent=None)
+        return ticket
+
+    async def resolve(self, ticket_id: int, *, by: Agent | None, comment: str | None) -> Ticket:
+        async with self._db.transaction() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            if by is not None:
+                _require_owner(ticket, by)
+            was_live = ticket.live
+            await tickets.transition(
+                db,
+                ticket=ticket,
+                to=TicketStatus.RESOLVED,
+                actor=tickets.actor_name(by),
+                agent_id=by.id if by else None,
+                comment=comment,
+            )
+            ticket.live = False
+        self._publish(events.TICKET_STATUS_CHANGED, ticket)
+        self.on_queue_changed()
+        if was_live or ticket.source == "assistant":
+            await self._resume(ticket, intent=INTENT_RESOLVED, paused=was_live)
+        return ticket
+
+    async def release(self, ticket_id: int, *, by: Agent) -> Ticket:
+        """Hands the conversation back to the bot; the ticket stays the
+        agent's, open for follow-up."""
+        async with self._db.transaction() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            _require_owner(ticket, by)
+            if not ticket.live:
+                raise Conflict("The conversation is already with the bot.")
+            ticket.live = False
+            tickets.record(
+                db,
+                ticket=ticket,
+                name=events.TICKET_RELEASED,
+                actor=tickets.actor_name(by),
+                agent_id=by.id,
+            )
+        self._publish(events.TICKET_RELEASED, ticket)
+        self.on_queue_changed()
+        await self._resume(ticket, intent=INTENT_RELEASED)
+        return ticket
+
+    async def abandon(self, ticket_id: int) -> Ticket | None:
+        """The customer left: the ticket stays open for follow-up, marked."""
+        async with self._db.transaction() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            if not ticket.live:
+                return None
+            ticket.live = False
+            ticket.abandoned_at = utcnow()
+            ticket.offered_to_id = ticket.offered_at = None
+            tickets.record(db, ticket=ticket, name=events.TICKET_ABANDONED, actor="system")
+        self._publish(events.TICKET_ABANDONED, ticket)
+        self.on_queue_changed()
+        await self._resume(ticket, intent=None)
+        return ticket
+
+    async def _resume(self, ticket: Ticket, *, intent: str | None, paused: bool = True) -> None:
+        """Gives the conversation back to the bot. A Rasa failure here must not
+        undo the ticket change, so it is logged, not raised."""
+        try:
+            if paused:
+                await self._rasa.append_events(ticket.conversation_id, [{"event": "resume"}])
+            if intent:
+                await self._rasa.trigger_intent(
+                    ticket.conversation_id, intent, {"ticket_id": str(ticket.id)}
+                )
+        except Exception:
+            logger.exception("Could not resume conversation %s", ticket.conversation_id)
+
+    # --- notes and CSAT --------------------------------------------------------
+
+    async def add_note(self, ticket_id: int, *, by: Agent | None, text: str) -> dict[str, Any]:
+        async with self._db.transaction() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            note = await tickets.add_note(db, ticket=ticket, agent=by, text=text)
+        self._bus.publish(
+            events.TICKET_NOTE_ADDED,
+            {"ticket_id": ticket_id, "owner_id": ticket.assignee_id, **note.to_dict()},
+        )
+        return note.to_dict()
+
+    async def record_csat(
+        self, ticket_id: int, *, score: int | None, comment: str | None
+    ) -> Ticket:
+        async with self._db.transaction() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+            if ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+                raise InvalidTransition("CSAT is collected once a ticket is resolved.")
+            if ticket.csat_at is not None:
+                raise Conflict(f"Ticket {ticket_id} already has a CSAT result.")
+            ticket.csat_score, ticket.csat_comment, ticket.csat_at = score, comment, utcnow()
+            tickets.record(
+                db,
+                ticket=ticket,
+                name=events.TICKET_CSAT_RECORDED,
+                actor="service",
+                score=score,
+                skipped=score is None or None,
+            )
+        self._publish(events.TICKET_CSAT_RECORDED, ticket)
+        return ticket
+
+    # --- customer side (from Rasa's event broker) ------------------------------
+
+    async def live_ticket(self, conversation_id: str) -> Ticket | None:
+        async with self._db.reading() as db:
+            return await tickets.live_ticket_for(db, conversation_id=conversation_id)
+
+    async def touch(self, activity: dict[int, Any]) -> None:
+        """Stores when customers last wrote (kept in memory between sweeps)."""
+        if not activity:
+            return
+        async with self._db.transaction() as db:
+            for ticket_id, moment in activity.items():
+                await db.execute(
+                    update(Ticket)
+                    .where(Ticket.id == ticket_id)
+                    .values(last_customer_message_at=moment)
+                    .execution_options(synchronize_session=False)
+                )
+
+    async def customer_history(self, conversation_id: str, *, exclude: int) -> list[dict]:
+        async with self._db.reading() as db:
+            rows = await db.execute(
+                select(Ticket)
+                .where(Ticket.conversation_id == conversation_id, Ticket.id != exclude)
+                .order_by(Ticket.id.desc())
+                .limit(20)
+            )
+            return [ticket.to_dict() for ticket in rows.unique().scalars()]
+
+    def _publish(self, name: str, ticket: Ticket, **extra: Any) -> None:
+        self._bus.publish(name, {"ticket": ticket.to_dict(), **extra})
+
+
+def _merge_handoff(ticket: Ticket, data: HandoffIn) -> None:
+    """A second request for the same open problem updates the ticket rather
+    than opening a duplicate; urgency only ever goes up."""
+    if data.priority == Priority.URGENT:
+        ticket.priority = Priority.URGENT.value
+    if data.handoff_reason:
+        ticket.handoff_reason = data.handoff_reason.value
+    ticket.order_id = data.order_id or ticket.order_id
+    ticket.context = {**(ticket.context or {}), **data.context}
+    if data.description and data.description not in (ticket.description or ""):
+        ticket.description = f"{ticket.description}\n{data.description}".strip()[:4000]
+
+
+def _require_handler(agent: Agent) -> None:
+    if agent.role not in HANDLING_ROLES:
+        raise Forbidden("Only agents can take conversations.")
+
+
+def _require_owner(ticket: Ticket, agent: Agent, *, strict: bool = False) -> None:
+    """Only the assignee works on a ticket; an admin may step in unless
+    `strict` (talking to the customer stays with the assignee)."""
+    if ticket.assignee_id == agent.id:
+        return
+    if agent.role == AgentRole.ADMIN and not strict:
+        return
+    raise Forbidden("This ticket is assigned to someone else.")

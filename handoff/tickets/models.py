@@ -1,0 +1,240 @@
+"""Ticket, its append-only history and internal notes, and the wire schemas
+for creating and changing them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field, validator
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    inspect,
+)
+from sqlalchemy.orm import relationship
+
+from handoff.clock import isoformat, utcnow
+from handoff.db import Base
+from handoff.tickets.enums import Category, HandoffReason, Priority, TicketStatus
+
+MAX_TEXT = 4000
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_queue", "live", "status", "priority", "queued_at"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    # The Rasa sender id: the link from the ticket to the conversation.
+    conversation_id = Column(String(255), nullable=False, index=True)
+    channel = Column(String(64), nullable=False, default="rest")
+    customer_name = Column(String(255), nullable=True)
+    customer_contact = Column(String(255), nullable=True)
+    title = Column(String(255), nullable=False)
+    description = Column(Text, nullable=False, default="")
+    category = Column(String(32), nullable=False, default=Category.GENERAL.value)
+    priority = Column(String(16), nullable=False, default=Priority.NORMAL.value)
+    language = Column(String(8), nullable=False, default="zh")
+    order_id = Column(String(64), nullable=True)
+    handoff_reason = Column(String(32), nullable=True)
+    source = Column(String(32), nullable=False, default="assistant")
+    skill_group = Column(String(32), nullable=False, default=Category.GENERAL.value)
+    status = Column(String(16), nullable=False, default=TicketStatus.PENDING.value, index=True)
+    # True while the customer is waiting on, or talking to, a human live.
+    live = Column(Boolean, nullable=False, default=False)
+    assignee_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    offered_to_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    offered_at = Column(DateTime, nullable=True)
+    # Agents whose offer timed out or who transferred it away are skipped.
+    skipped_agent_ids = Column(JSON, nullable=False, default=list)
+    context = Column(JSON, nullable=False, default=dict)
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
+    updated_at = Column(DateTime, nullable=False, default=utcnow, onupdate=utcnow)
+    queued_at = Column(DateTime, nullable=True)
+    assigned_at = Column(DateTime, nullable=True)
+    first_response_at = Column(DateTime, nullable=True)
+    resolved_at = Column(DateTime, nullable=True)
+    closed_at = Column(DateTime, nullable=True)
+    reopened_at = Column(DateTime, nullable=True)
+    abandoned_at = Column(DateTime, nullable=True)
+    last_customer_message_at = Column(DateTime, nullable=True)
+    csat_score = Column(SmallInteger, nullable=True)
+    csat_comment = Column(Text, nullable=True)
+    csat_at = Column(DateTime, nullable=True)
+
+    assignee = relationship("Agent", foreign_keys=[assignee_id], lazy="joined")
+    history = relationship(
+        "TicketEvent", order_by="TicketEvent.id", cascade="all, delete-orphan", lazy="noload"
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        # Never lazy-load here: tickets are serialised after their session ends.
+        assignee = None if "assignee" in inspect(self).unloaded else self.assignee
+        return {
+            "id": self.id,
+            "conversation_id": self.conversation_id,
+            "channel": self.channel,
+            "customer": {"name": self.customer_name, "contact": self.customer_contact},
+            "title": self.title,
+            "description": self.description,
+            "category": self.category,
+            "priority": self.priority,
+            "language": self.language,
+            "order_id": self.order_id,
+            "handoff_reason": self.handoff_reason,
+            "source": self.source,
+            "skill_group": self.skill_group,
+            "status": self.status,
+            "live": self.live,
+            "assignee_id": self.assignee_id,
+            "assignee": None
+            if assignee is None
+            else {"id": assignee.id, "display_name": assignee.display_name},
+            "offered_to_id": self.offered_to_id,
+            "context": self.context or {},
+            "created_at": isoformat(self.created_at),
+            "updated_at": isoformat(self.updated_at),
+            "queued_at": isoformat(self.queued_at),
+            "assigned_at": isoformat(self.assigned_at),
+            "first_response_at": isoformat(self.first_response_at),
+            "resolved_at": isoformat(self.resolved_at),
+            "closed_at": isoformat(self.closed_at),
+            "abandoned_at": isoformat(self.abandoned_at),
+            "csat": None
+            if self.csat_score is None
+            else {
+                "score": self.csat_score,
+                "comment": self.csat_comment,
+                "at": isoformat(self.csat_at),
+            },
+        }
+
+
+class TicketEvent(Base):
+    """One change to a ticket. Rows are only ever inserted."""
+
+    __tablename__ = "ticket_events"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    at = Column(DateTime, nullable=False, default=utcnow)
+    name = Column(String(64), nullable=False)
+    # `agent:<username>`, `service` (actions, broker), `system` (timeouts), `customer`.
+    actor = Column(String(128), nullable=False)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    from_status = Column(String(16), nullable=True)
+    to_status = Column(String(16), nullable=True)
+    details = Column(JSON, nullable=False, default=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": isoformat(self.at),
+            "name": self.name,
+            "actor": self.actor,
+            "agent_id": self.agent_id,
+            "from_status": self.from_status,
+            "to_status": self.to_status,
+            "details": self.details or {},
+        }
+
+
+class TicketNote(Base):
+    """An internal note: agents only, never shown to the customer."""
+
+    __tablename__ = "ticket_notes"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="SET NULL"), nullable=True)
+    author = Column(String(128), nullable=False)
+    text = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "author": self.author,
+            "text": self.text,
+            "created_at": isoformat(self.created_at),
+        }
+
+
+# --- wire schemas -------------------------------------------------------------
+
+
+class CustomerIn(BaseModel):
+    name: str | None = Field(None, max_length=255)
+    contact: str | None = Field(None, max_length=255)
+
+
+class TicketIn(BaseModel):
+    """A new ticket, from the assistant, an app or an email form."""
+
+    conversation_id: str = Field(..., min_length=1, max_length=255)
+    channel: str = Field("rest", max_length=64)
+    customer: CustomerIn = Field(default_factory=CustomerIn)
+    title: str = Field(..., min_length=1, max_length=255)
+    description: str = Field("", max_length=MAX_TEXT)
+    category: Category = Category.GENERAL
+    priority: Priority = Priority.NORMAL
+    language: str = Field("zh", regex=r"^(zh|en)$")
+    order_id: str | None = Field(None, max_length=64)
+    handoff_reason: HandoffReason | None = None
+    source: str = Field("api", max_length=32)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+    @validator("title", "description")
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+
+class HandoffIn(TicketIn):
+    """The assistant asks for a live human for this conversation."""
+
+    source: str = Field("assistant", max_length=32)
+
+
+class StatusIn(BaseModel):
+    status: TicketStatus
+    comment: str | None = Field(None, max_length=MAX_TEXT)
+
+
+class AssignIn(BaseModel):
+    agent_id: int
+
+
+class TransferIn(BaseModel):
+    """To one agent, or back to the queue of a skill group."""
+
+    agent_id: int | None = None
+    skill_group: Category | None = None
+    comment: str | None = Field(None, max_length=MAX_TEXT)
+
+
+class NoteIn(BaseModel):
+    text: str = Field(..., min_length=1, max_length=MAX_TEXT)
+
+
+class MessageIn(BaseModel):
+    text: str = Field(..., min_length=1, max_length=MAX_TEXT)
+
+
+class CsatIn(BaseModel):
+    score: int | None = Field(None, ge=1, le=5)
+    comment: str | None = Field(None, max_length=MAX_TEXT)
