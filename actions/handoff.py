@@ -1,15 +1,21 @@
-"""Hands the conversation to a human agent."""
+"""Hands the conversation to a human agent through the handoff bridge."""
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.bridge import BridgeError, bridge
 from actions.orders import reset_form_slots
+from actions.tickets import ticket_payload
+
+logger = logging.getLogger(__name__)
 
 OFFER = "utter_offer_human"
 
@@ -28,12 +34,17 @@ def _last_bot_utterance(tracker: Tracker) -> str | None:
     return None
 
 
-class ActionRequestHuman(Action):
-    """Records that the customer needs a human and tells them so.
+def wait_minutes(seconds: int | None) -> int:
+    return max(1, math.ceil((seconds or 0) / 60))
 
-    Any form in progress is stopped. The human side (tickets, queue, agent
-    console) belongs to the handoff bridge; until it is connected, the
-    customer is told an agent will follow up.
+
+class ActionRequestHuman(Action):
+    """Creates or links the conversation's ticket and, when an agent is
+    online, pauses the bot so the agent takes over.
+
+    With nobody online the ticket stays pending for follow-up and the bot
+    carries on; with the bridge unreachable the customer is told to try
+    again later, and the bot carries on too.
     """
 
     def name(self) -> str:
@@ -42,12 +53,28 @@ class ActionRequestHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = [SlotSet("handoff_reason", handoff_reason(tracker))]
+        reason = handoff_reason(tracker)
+        events: list[dict[str, Any]] = [SlotSet("handoff_reason", reason)]
         if tracker.active_loop and tracker.active_loop.get("name"):
-            events += [
-                ActiveLoop(None),
-                SlotSet("requested_slot", None),
-                *reset_form_slots(),
-            ]
-        dispatcher.utter_message(response="utter_handoff_pending")
-        return events
+            events += [ActiveLoop(None), SlotSet("requested_slot", None), *reset_form_slots()]
+        try:
+            result = await bridge.request_handoff(ticket_payload(tracker, reason))
+        except BridgeError as error:
+            logger.warning("Handoff for %s failed: %s", tracker.sender_id, error)
+            dispatcher.utter_message(response="utter_handoff_unavailable")
+            return events
+        ticket_id = result["ticket"]["id"]
+        events.append(SlotSet("ticket_id", str(ticket_id)))
+        if not result["live"]:
+            dispatcher.utter_message(response="utter_handoff_no_agents", ticket_id=ticket_id)
+            return events
+        if result.get("queue_position"):
+            dispatcher.utter_message(
+                response="utter_handoff_queued",
+                ticket_id=ticket_id,
+                position=result["queue_position"],
+                minutes=wait_minutes(result.get("estimated_wait_seconds")),
+            )
+        else:
+            dispatcher.utter_message(response="utter_handoff_connecting", ticket_id=ticket_id)
+        return [*events, ConversationPaused()]

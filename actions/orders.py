@@ -20,6 +20,7 @@ from actions.shop.orders import (
     RefundReason,
     default_store,
 )
+from actions.tickets import open_ticket
 
 # Slots that only live for one run of a form. The order number stays, so the
 # customer can check an order and then return it without typing it again.
@@ -71,6 +72,11 @@ class OrderFormSubmission(Action, ABC):
         problem = tracker.get_slot("order_problem")
         if problem:
             if PROBLEM_RESPONSES[problem][1]:
+                # A human has to look at it either way: the ticket records it
+                # even if the customer declines to talk to one now.
+                if ticket := await open_ticket(tracker, "form_failure"):
+                    dispatcher.utter_message(response="utter_ticket_opened", ticket_id=ticket["id"])
+                    events.append(SlotSet("ticket_id", str(ticket["id"])))
                 events += [
                     SlotSet("handoff_reason", "form_failure"),
                     FollowupAction("utter_offer_human"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from datetime import UTC
 from typing import Any
 
 from handoff import events
@@ -48,7 +49,7 @@ class CustomerRelay:
             if event["event"] == "bot" and metadata.get("agent_id") is not None:
                 continue  # the agent's own message; the flows announced it
             ticket = await self._flows.live_ticket(str(event["sender_id"]))
-            if ticket is None:
+            if ticket is None or _before_handoff(event, ticket):
                 continue
             relayed += 1
             if event["event"] == "user":
@@ -66,6 +67,15 @@ class CustomerRelay:
         if len(self._seen) > SEEN_CAPACITY:
             self._seen.popitem(last=False)
         return False
+
+
+def _before_handoff(event: dict[str, Any], ticket: Ticket) -> bool:
+    """Rasa saves the message that asked for a human after the handoff
+    action ran; the agent reads it in the transcript, not as news."""
+    timestamp = event.get("timestamp")
+    if timestamp is None or ticket.queued_at is None:
+        return False
+    return float(timestamp) < ticket.queued_at.replace(tzinfo=UTC).timestamp()
 
 
 def _identity(event: dict[str, Any]) -> str:

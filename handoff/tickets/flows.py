@@ -406,7 +406,12 @@ class TicketFlows:
         undo the ticket change, so it is logged, not raised."""
         try:
             if paused:
-                await self._rasa.append_events(ticket.conversation_id, [{"event": "resume"}])
+                # The bot ran nothing while paused; logging that it listens
+                # again lets its rules match the next turn as usual.
+                await self._rasa.append_events(
+                    ticket.conversation_id,
+                    [{"event": "resume"}, {"event": "action", "name": "action_listen"}],
+                )
             if intent:
                 await self._rasa.trigger_intent(
                     ticket.conversation_id, intent, {"ticket_id": str(ticket.id)}

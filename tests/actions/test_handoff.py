@@ -1,16 +1,104 @@
+"""The handoff, ticket and CSAT actions against a real bridge on loopback."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp import web
+
+from actions import bridge as bridge_module
+from actions.bridge import BridgeClient
+from actions.csat import ActionSubmitCsat, ValidateCsatForm, parse_score
 from actions.handoff import ActionRequestHuman
+from actions.tickets import ActionOpenTicket, ticket_payload
+from handoff.agents import service as agents
+from handoff.agents.enums import Presence
+from handoff.app import create_app
+from handoff.app_keys import DATABASE, FLOWS
+from handoff.settings import Settings
+from handoff.tickets import service as tickets
+from handoff.tickets.enums import TicketStatus
 from tests.actions.conftest import responses, slot_events
 
+TOKEN = "test-token"
 
-async def test_asking_for_a_human(dispatcher, tracker_for, domain_dict):
-    events = await ActionRequestHuman().run(
-        dispatcher, tracker_for("转人工", intent="request_human"), domain_dict
+
+@pytest.fixture
+async def bridge(aiohttp_server, tmp_path, monkeypatch) -> web.Application:
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'handoff.db'}",
+        api_token=TOKEN,
+        rasa_url="http://127.0.0.1:9",
     )
-    assert responses(dispatcher) == ["utter_handoff_pending"]
+    app = create_app(settings)
+    server = await aiohttp_server(app)
+    monkeypatch.setattr(
+        bridge_module, "bridge", BridgeClient(str(server.make_url("")), TOKEN), raising=True
+    )
+    for module in ("actions.handoff", "actions.tickets", "actions.csat"):
+        monkeypatch.setattr(f"{module}.bridge", bridge_module.bridge)
+    return app
+
+
+async def put_agent_online(app: web.Application, **kwargs) -> None:
+    async with app[DATABASE].transaction() as db:
+        agent = await agents.create(db, username="amy", password="password-1", **kwargs)
+        await agents.set_presence(db, agent=agent, presence=Presence.ONLINE)
+
+
+async def stored_ticket(app: web.Application, ticket_id: str):
+    async with app[DATABASE].reading() as db:
+        return await tickets.get(db, ticket_id=int(ticket_id))
+
+
+async def test_with_nobody_online_the_ticket_waits_and_the_bot_goes_on(
+    bridge, dispatcher, tracker_for, domain_dict
+):
+    tracker = tracker_for(
+        "我要转人工",
+        intent="request_human",
+        slots={"category": "after_sales", "order_id": "12345678"},
+    )
+    events = await ActionRequestHuman().run(dispatcher, tracker, domain_dict)
+    assert responses(dispatcher) == ["utter_handoff_no_agents"]
+    assert not any(event["event"] == "pause" for event in events)
+    ticket = await stored_ticket(bridge, slot_events(events)["ticket_id"])
+    assert (ticket.status, ticket.live, ticket.category, ticket.order_id) == (
+        "pending", False, "after_sales", "12345678",
+    )  # fmt: skip
+    assert ticket.handoff_reason == "asked"
+
+
+async def test_with_an_agent_online_the_bot_pauses_and_tells_the_wait(
+    bridge, dispatcher, tracker_for, domain_dict
+):
+    await put_agent_online(bridge)
+    tracker = tracker_for("转人工", intent="request_human", slots={"language": "zh"})
+    events = await ActionRequestHuman().run(dispatcher, tracker, domain_dict)
+    assert responses(dispatcher) == ["utter_handoff_queued"]
+    assert dispatcher.messages[0]["position"] == 1 and dispatcher.messages[0]["minutes"] >= 1
+    assert events[-1]["event"] == "pause"
+    ticket = await stored_ticket(bridge, slot_events(events)["ticket_id"])
+    assert ticket.live and ticket.title == "客户请求人工服务"
+
+
+async def test_asking_twice_links_the_same_ticket(bridge, dispatcher, tracker_for, domain_dict):
+    first = await ActionRequestHuman().run(dispatcher, tracker_for("转人工"), domain_dict)
+    second = await ActionRequestHuman().run(dispatcher, tracker_for("人工"), domain_dict)
+    assert slot_events(first)["ticket_id"] == slot_events(second)["ticket_id"]
+
+
+async def test_an_unreachable_bridge_is_said_plainly(
+    dispatcher, tracker_for, domain_dict, monkeypatch
+):
+    monkeypatch.setattr("actions.handoff.bridge", BridgeClient("http://127.0.0.1:9", TOKEN))
+    events = await ActionRequestHuman().run(dispatcher, tracker_for("转人工"), domain_dict)
+    assert responses(dispatcher) == ["utter_handoff_unavailable"]
     assert slot_events(events) == {"handoff_reason": "asked"}
 
 
-async def test_accepting_an_offer_keeps_the_offers_reason(dispatcher, tracker_for, domain_dict):
+async def test_accepting_an_offer_keeps_the_offers_reason(
+    bridge, dispatcher, tracker_for, domain_dict
+):
     events = [
         {"event": "user", "text": "??"},
         {"event": "bot", "text": "…", "metadata": {"utter_action": "utter_offer_human"}},
@@ -21,9 +109,11 @@ async def test_accepting_an_offer_keeps_the_offers_reason(dispatcher, tracker_fo
     )
     result = await ActionRequestHuman().run(dispatcher, tracker, domain_dict)
     assert slot_events(result)["handoff_reason"] == "fallback"
+    ticket = await stored_ticket(bridge, slot_events(result)["ticket_id"])
+    assert ticket.handoff_reason == "fallback"
 
 
-async def test_a_form_in_progress_is_stopped(dispatcher, tracker_for, domain_dict):
+async def test_a_form_in_progress_is_stopped(bridge, dispatcher, tracker_for, domain_dict):
     tracker = tracker_for(
         "转人工",
         intent="request_human",
@@ -35,3 +125,79 @@ async def test_a_form_in_progress_is_stopped(dispatcher, tracker_for, domain_dic
         {"event": e["event"], "name": e.get("name")} for e in result
     ]
     assert slot_events(result)["refund_reason"] is None
+
+
+async def test_a_complaint_opens_an_urgent_ticket(bridge, dispatcher, tracker_for, domain_dict):
+    tracker = tracker_for(
+        "你们太坑了，我要去12315投诉",
+        intent="complaint",
+        slots={"priority": "urgent", "category": "complaint", "language": "zh"},
+    )
+    events = await ActionOpenTicket().run(dispatcher, tracker, domain_dict)
+    assert responses(dispatcher) == ["utter_ticket_opened"]
+    ticket = await stored_ticket(bridge, slot_events(events)["ticket_id"])
+    assert (ticket.priority, ticket.category, ticket.live) == ("urgent", "complaint", False)
+    assert ticket.title == "你们太坑了，我要去12315投诉"
+    assert ticket.handoff_reason == "urgent"
+
+
+def test_the_ticket_is_written_from_the_conversation(tracker_for):
+    events = [
+        {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}},
+        {"event": "bot", "text": "Hello!"},
+        {
+            "event": "user",
+            "text": "my <b>blender</b> arrived broken",
+            "parse_data": {"intent": {"name": "repair_warranty"}},
+        },
+        {"event": "user", "text": "/request_human", "parse_data": {"intent": {"name": "x"}}},
+    ]
+    tracker = tracker_for("/request_human", events=events, slots={"language": "en"})
+    payload = ticket_payload(tracker, "asked")
+    assert payload["title"] == "my <b>blender</b> arrived broken"
+    assert payload["description"].splitlines() == [
+        "customer: hi",
+        "bot: Hello!",
+        "customer: my <b>blender</b> arrived broken",
+    ]
+    assert (payload["language"], payload["category"], payload["priority"]) == (
+        "en",
+        "general",
+        "normal",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "score"),
+    [("5", 5), ("4分", 4), ("⭐⭐⭐", 3), ("五星好评", 5), ("非常满意", 5), ("不满意", 2),
+     ("good", 4), ("7", None), ("3 or 4", None), ("还行吧", None), ("", None)],
+)  # fmt: skip
+def test_scores_are_read_from_what_customers_type(text, score):
+    assert parse_score(text) == score
+
+
+async def test_an_unreadable_score_is_asked_again_once_then_skipped(
+    dispatcher, tracker_for, domain_dict
+):
+    form = ValidateCsatForm()
+    first = form.validate_csat_score("嗯嗯", dispatcher, tracker_for("嗯嗯"), domain_dict)
+    assert first == {"csat_score": None, "csat_retries": 1}
+    tracker = tracker_for("不知道", slots={"csat_retries": 1})
+    second = form.validate_csat_score("不知道", dispatcher, tracker, domain_dict)
+    assert second["csat_score"] == "skipped" and second["csat_comment"] == "skipped"
+    assert responses(dispatcher) == ["utter_csat_invalid", "utter_csat_skipped"]
+
+
+async def test_the_survey_result_is_stored_on_the_ticket(
+    bridge, dispatcher, tracker_for, domain_dict
+):
+    opened = await ActionOpenTicket().run(dispatcher, tracker_for("坏了"), domain_dict)
+    ticket_id = slot_events(opened)["ticket_id"]
+    await bridge[FLOWS].set_status(int(ticket_id), to=TicketStatus.RESOLVED, by=None)
+    tracker = tracker_for(
+        "没有", slots={"ticket_id": ticket_id, "csat_score": 2, "csat_comment": "等太久"}
+    )
+    await ActionSubmitCsat().run(dispatcher, tracker, domain_dict)
+    ticket = await stored_ticket(bridge, ticket_id)
+    assert (ticket.csat_score, ticket.csat_comment) == (2, "等太久")
+    assert responses(dispatcher)[-1] == "utter_csat_thanks"

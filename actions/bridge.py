@@ -1,0 +1,74 @@
+"""The action server's client for the handoff bridge's HTTP API.
+
+One aiohttp session per event loop, reused by every action call. Where the
+bridge is and its token come from the environment that `make run` sets up:
+HANDOFF_URL and HANDOFF_API_TOKEN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Any
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:5056"
+TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
+
+
+class BridgeError(Exception):
+    """The bridge could not be reached or refused the request."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class BridgeClient:
+    def __init__(self, url: str | None = None, token: str | None = None) -> None:
+        self.url = (url or os.environ.get("HANDOFF_URL") or DEFAULT_URL).rstrip("/")
+        self.token = token if token is not None else os.environ.get("HANDOFF_API_TOKEN", "")
+        self._sessions: dict[asyncio.AbstractEventLoop, aiohttp.ClientSession] = {}
+
+    def _session(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._sessions.get(loop)
+        if session is None or session.closed:
+            session = aiohttp.ClientSession(
+                timeout=TIMEOUT, headers={"Authorization": f"Bearer {self.token}"}
+            )
+            self._sessions[loop] = session
+        return session
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        if not self.token:
+            raise BridgeError("HANDOFF_API_TOKEN is not set")
+        try:
+            async with self._session().post(f"{self.url}{path}", json=payload) as response:
+                body = await response.json(content_type=None)
+                if response.status >= 400:
+                    message = (body or {}).get("error", {}).get("message", response.reason)
+                    raise BridgeError(f"{path}: {message}", response.status)
+                return body
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            raise BridgeError(f"{path}: {error}") from error
+
+    async def request_handoff(self, handoff: dict[str, Any]) -> dict[str, Any]:
+        return await self._post("/api/handoffs", handoff)
+
+    async def open_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
+        return await self._post("/api/tickets", ticket)
+
+    async def record_csat(
+        self, ticket_id: int | str, score: int | None, comment: str | None
+    ) -> dict[str, Any]:
+        return await self._post(
+            f"/api/tickets/{ticket_id}/csat", {"score": score, "comment": comment}
+        )
+
+
+bridge = BridgeClient()

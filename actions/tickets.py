@@ -1,0 +1,122 @@
+"""Tickets the assistant opens on the bridge: what the agent needs to know,
+written from the conversation."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.bridge import BridgeError, bridge
+from actions.language import customer_language
+
+logger = logging.getLogger(__name__)
+
+# Turns that say nothing about the problem itself.
+NOT_THE_PROBLEM = frozenset(
+    {"greet", "goodbye", "thanks", "affirm", "deny", "stop", "request_human", "inform"}
+)
+CATEGORIES = frozenset({"pre_sales", "order_logistics", "after_sales", "technical", "complaint"})
+CONTEXT_SLOTS = (
+    "order_id", "product", "category", "priority", "language", "handoff_reason",
+    "refund_reason", "invoice_type", "phone", "email", "order_problem",
+)  # fmt: skip
+TRANSCRIPT_TURNS = 12
+TITLE_LENGTH = 80
+FALLBACK_TITLES = {"zh": "客户请求人工服务", "en": "Customer asked for a human agent"}
+
+
+def customer_turns(tracker: Tracker) -> list[dict[str, Any]]:
+    turns = []
+    for event in tracker.events:
+        if event.get("event") != "user":
+            continue
+        text = (event.get("text") or "").strip()
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+        if text and not text.startswith("/") and not intent.startswith("EXTERNAL_"):
+            turns.append({"text": text, "intent": intent or None})
+    return turns
+
+
+def transcript(tracker: Tracker) -> str:
+    lines = []
+    for event in tracker.events:
+        text = (event.get("text") or "").strip()
+        if not text or text.startswith("/"):
+            continue
+        if event.get("event") == "user":
+            lines.append(f"customer: {text}")
+        elif event.get("event") == "bot":
+            lines.append(f"bot: {text}")
+    return "\n".join(lines[-TRANSCRIPT_TURNS:])
+
+
+def ticket_payload(tracker: Tracker, reason: str | None) -> dict[str, Any]:
+    """The ticket as the bridge's API takes it (`TicketIn`)."""
+    language = customer_language(tracker)
+    turns = customer_turns(tracker)
+    problems = [turn["text"] for turn in turns if turn["intent"] not in NOT_THE_PROBLEM]
+    title = problems[-1] if problems else FALLBACK_TITLES.get(language, FALLBACK_TITLES["zh"])
+    category = tracker.get_slot("category")
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    slots = {name: tracker.get_slot(name) for name in CONTEXT_SLOTS}
+    return {
+        "conversation_id": tracker.sender_id,
+        "channel": tracker.get_latest_input_channel() or "rest",
+        "customer": {
+            "name": _clip(metadata.get("customer_name") or metadata.get("name"), 255),
+            "contact": _clip(
+                tracker.get_slot("phone") or tracker.get_slot("email") or metadata.get("contact"),
+                255,
+            ),
+        },
+        "title": _clip(title, TITLE_LENGTH),
+        "description": transcript(tracker)[:4000],
+        "category": category if category in CATEGORIES else "general",
+        "priority": "urgent" if tracker.get_slot("priority") == "urgent" else "normal",
+        "language": language if language in ("zh", "en") else "zh",
+        "order_id": _clip(tracker.get_slot("order_id"), 64),
+        "handoff_reason": reason,
+        "source": "assistant",
+        "context": {
+            "slots": {name: value for name, value in slots.items() if value is not None},
+            "intents": turns[-5:],
+        },
+    }
+
+
+def _clip(value: Any, length: int) -> str | None:
+    return None if value in (None, "") else str(value)[:length]
+
+
+async def open_ticket(tracker: Tracker, reason: str | None) -> dict[str, Any] | None:
+    """Opens a follow-up ticket; the conversation goes on either way."""
+    try:
+        return await bridge.open_ticket(ticket_payload(tracker, reason))
+    except BridgeError as error:
+        logger.warning("Could not open a ticket for %s: %s", tracker.sender_id, error)
+        return None
+
+
+class ActionOpenTicket(Action):
+    """Records a problem that needs a human later (a complaint, a failed
+    form) as a ticket, without taking the customer out of the bot."""
+
+    def name(self) -> str:
+        return "action_open_ticket"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[dict[str, Any]]:
+        reason = tracker.get_slot("handoff_reason") or (
+            "urgent" if tracker.get_slot("priority") == "urgent" else None
+        )
+        ticket = await open_ticket(tracker, reason)
+        if ticket is None:
+            return []
+        dispatcher.utter_message(response="utter_ticket_opened", ticket_id=ticket["id"])
+        return [SlotSet("ticket_id", str(ticket["id"]))]

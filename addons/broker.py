@@ -1,0 +1,145 @@
+"""A Rasa event broker that delivers tracker events to the handoff bridge.
+
+While an agent has a conversation, the customer's messages must reach the
+agent live; Rasa publishes every new tracker event to its event broker, so
+no channel needs changing and nobody polls the tracker store.
+
+`publish` is called on Rasa's event loop for every event, so it only puts
+the event on a bounded in-memory queue; one background task posts batches
+to the bridge, in order, retrying with back-off while the bridge is down.
+If the bridge stays down until the queue is full, the oldest events are
+dropped, counted, and logged: Rasa itself must never block on the bridge.
+
+endpoints.yml:
+
+    event_broker:
+      type: addons.broker.HandoffEventBroker
+      url: http://127.0.0.1:5056       # or HANDOFF_URL
+      # the token comes from HANDOFF_API_TOKEN
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from asyncio import AbstractEventLoop
+from typing import Any
+
+import aiohttp
+from rasa.core.brokers.broker import EventBroker
+from rasa.utils.endpoints import EndpointConfig
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_URL = "http://127.0.0.1:5056"
+DEFAULT_EVENT_TYPES = ("user", "bot", "pause", "resume")
+EVENTS_PATH = "/api/rasa/events"
+
+
+class HandoffEventBroker(EventBroker):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES,
+        max_queue: int = 10_000,
+        batch_size: int = 200,
+        timeout: float = 10.0,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self.url = url.rstrip("/") + EVENTS_PATH
+        self._token = token
+        self._event_types = frozenset(event_types)
+        self._max_queue = max_queue
+        self._batch_size = batch_size
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_backoff = max_backoff
+        self._queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._worker: asyncio.Task | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.dropped = 0
+        self.delivered = 0
+        if not token:
+            logger.warning("HANDOFF_API_TOKEN is not set: events will not reach the bridge.")
+
+    @classmethod
+    async def from_endpoint_config(
+        cls, broker_config: EndpointConfig, event_loop: AbstractEventLoop | None = None
+    ) -> HandoffEventBroker:
+        kwargs = dict(broker_config.kwargs)
+        url = broker_config.url or os.environ.get("HANDOFF_URL") or DEFAULT_URL
+        token = kwargs.pop("token", None) or os.environ.get("HANDOFF_API_TOKEN", "")
+        if "event_types" in kwargs:
+            kwargs["event_types"] = tuple(kwargs["event_types"])
+        return cls(url=url, token=token, **kwargs)
+
+    def publish(self, event: dict[str, Any]) -> None:
+        if not self._token or event.get("event") not in self._event_types:
+            return
+        queue = self._ensure_worker()
+        if queue.full():
+            queue.get_nowait()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                logger.error("Bridge unreachable for long: %s events dropped", self.dropped)
+        queue.put_nowait(event)
+
+    def is_ready(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        """Delivers what is queued (briefly), then stops."""
+        if self._queue is not None and self._worker is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), timeout=5)
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        if self._session is not None:
+            await self._session.close()
+
+    def _ensure_worker(self) -> asyncio.Queue[dict[str, Any]]:
+        if self._queue is None:
+            self._queue = asyncio.Queue(self._max_queue)
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._deliver_forever())
+        return self._queue
+
+    async def _deliver_forever(self) -> None:
+        assert self._queue is not None
+        self._session = self._session or aiohttp.ClientSession(
+            timeout=self._timeout, headers={"Authorization": f"Bearer {self._token}"}
+        )
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._batch_size and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._post_until_delivered(batch)
+            for _ in batch:
+                self._queue.task_done()
+
+    async def _post_until_delivered(self, batch: list[dict[str, Any]]) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                async with self._session.post(self.url, json=batch) as response:
+                    if response.status < 300:
+                        self.delivered += len(batch)
+                        return
+                    body = await response.text()
+                    if 400 <= response.status < 500 and response.status != 429:
+                        # The bridge will never accept these; retrying would block the rest.
+                        logger.error(
+                            "Bridge refused %s events (%s): %s",
+                            len(batch),
+                            response.status,
+                            body[:300],
+                        )
+                        return
+                    logger.warning("Bridge answered %s; retrying", response.status)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                logger.warning("Bridge unreachable (%s); retrying in %.1f s", error, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
