@@ -24,7 +24,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 TRAINING_INPUTS := domain.yml config.yml $(shell find data -name '*.yml' 2>/dev/null) \
 	$(shell find addons -name '*.py' 2>/dev/null)
 
-.PHONY: install train run shell test lint format validate bench-faq bench-nlu clean
+.PHONY: install train run shell test browser bench-relay lint format validate bench-faq bench-nlu clean
 
 install: $(INSTALLED)
 
@@ -53,7 +53,18 @@ run: $(MODEL)
 shell: $(MODEL)
 	$(PY) -m scripts.run --shell
 
-test: $(MODEL)
+# The console's browser test needs Debian's Chromium and ChromeDriver; they
+# are installed when missing and apt-get can (root). Otherwise that test
+# skips and says why.
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+	    || echo "could not install chromium; the browser test will skip"; \
+	  else echo "chromium/chromedriver missing; the browser test will skip"; fi; \
+	fi
+
+test: $(MODEL) browser
 	$(PY) -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
@@ -74,6 +85,9 @@ bench-faq: $(INSTALLED)
 bench-nlu: $(INSTALLED)
 	$(PY) bench/nlu.py $(SHARED)/benchmarks/nlu/smp2019/train.yml $(SHARED)/benchmarks/nlu/smp2019/test.yml
 	$(PY) bench/nlu.py $(SHARED)/benchmarks/nlu/banking77/train.yml $(SHARED)/benchmarks/nlu/banking77/test.yml
+
+bench-relay: $(MODEL)
+	$(PY) bench/relay.py --conversations 200 --agents 10 --messages 5
 
 clean:
 	rm -rf models .rasa results .pytest_cache .ruff_cache
