@@ -10,8 +10,11 @@ import uuid
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.integration.conftest import ADMIN_PASSWORD, HandoffStack
+
+pytestmark = pytest.mark.integration
 
 
 class ConsoleAgent:
