@@ -59,7 +59,7 @@ shell: $(MODEL)
 browser:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null \
 	    || echo "could not install chromium; the browser test will skip"; \
 	  else echo "chromium/chromedriver missing; the browser test will skip"; fi; \
 	fi

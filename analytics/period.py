@@ -1,0 +1,71 @@
+"""The report's period, in an explicit time zone."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from analytics.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Period:
+    """From the start of `since` to the end of `until` (both included)."""
+
+    since: date
+    until: date
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        if self.until < self.since:
+            raise ConfigError(f"--until {self.until} is before --since {self.since}.")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ConfigError(f"Unknown time zone {self.timezone!r}.") from error
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def start(self) -> float:
+        return datetime.combine(self.since, time(), self.zone).timestamp()
+
+    @property
+    def end(self) -> float:
+        return datetime.combine(self.until + timedelta(days=1), time(), self.zone).timestamp()
+
+    @property
+    def offset_seconds(self) -> int:
+        """The zone's UTC offset at the period's start, used to bucket times
+        in SQL (exact for zones without daylight saving, like China's)."""
+        offset = datetime.combine(self.since, time(), self.zone).utcoffset()
+        return int(offset.total_seconds()) if offset else 0
+
+    def start_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.start, UTC).replace(tzinfo=None)
+
+    def end_utc(self) -> datetime:
+        return datetime.fromtimestamp(self.end, UTC).replace(tzinfo=None)
+
+    def days(self) -> list[str]:
+        count = (self.until - self.since).days + 1
+        return [(self.since + timedelta(days=i)).isoformat() for i in range(count)]
+
+    def weeks(self) -> list[str]:
+        """Mondays of the weeks the period touches."""
+        monday = self.since - timedelta(days=self.since.weekday())
+        weeks = []
+        while monday <= self.until:
+            weeks.append(monday.isoformat())
+            monday += timedelta(days=7)
+        return weeks
+
+
+def parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise ConfigError(f"{option} must be a date like 2026-11-01, not {value!r}.") from error
