@@ -27,7 +27,8 @@ logger = logging.getLogger(__name__)
 # Only these event types say anything the reports use.
 READ_TYPES = ("user", "bot", "action", "slot", "active_loop", "pause", "resume", "session_started")
 NO_PAYLOAD_TYPES = frozenset({"action", "pause", "resume", "session_started"})
-SLOT_MARKERS = tuple(f'"name": "{slot}"' for slot in TRACKED_SLOTS)
+# Slot events are many; only those of the tracked slots are parsed.
+SLOT_MARKERS = tuple(f'"{slot}"' for slot in TRACKED_SLOTS)
 SENDER_CHUNK = 500
 WRITE_BATCH = 2000
 

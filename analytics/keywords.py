@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 
 import jieba
 
@@ -22,16 +21,12 @@ STOP_WORDS = frozenset(
 TOKEN = re.compile(r"[\u4e00-\u9fff]{2,}|[A-Za-z][A-Za-z'-]{2,}")
 
 
-class KeywordCounter:
-    def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
-
-    def add(self, text: str, weight: int = 1) -> None:
-        for piece in TOKEN.findall(text or ""):
-            words = jieba.lcut(piece) if "\u4e00" <= piece[0] <= "\u9fff" else [piece.lower()]
-            for word in words:
-                if len(word) >= 2 and word not in STOP_WORDS:
-                    self._counts[word] += weight
-
-    def most_common(self, n: int) -> list[tuple[str, int]]:
-        return self._counts.most_common(n)
+def keywords_of(text: str) -> list[str]:
+    """jieba's words for Chinese runs, lower-cased words otherwise. jieba
+    loads its dictionary on first use, so texts seen before are looked up
+    in the warehouse instead of being segmented again."""
+    words = []
+    for piece in TOKEN.findall(text or ""):
+        parts = jieba.lcut(piece) if "\u4e00" <= piece[0] <= "\u9fff" else [piece.lower()]
+        words.extend(word for word in parts if len(word) >= 2 and word not in STOP_WORDS)
+    return words

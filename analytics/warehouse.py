@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import asdict
 from pathlib import Path
 
 from sqlalchemy import (
@@ -28,8 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 
 from analytics.conversation import Conversation
+from analytics.keywords import keywords_of
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -60,6 +60,9 @@ messages = Table(
     Column("id", Integer, primary_key=True),
     Column("conversation", String, nullable=False, index=True),
     Column("sender_id", String, nullable=False, index=True),
+    Column("channel", String),
+    Column("language", String),
+    Column("category", String),
     Column("at", Float, nullable=False, index=True),
     Column("role", String, nullable=False),
     Column("intent", String),
@@ -72,17 +75,28 @@ messages = Table(
     Column("response_seconds", Float),
 )
 
+# Customer texts already split into keywords (space-separated), so jieba
+# runs once per distinct text, not once per report.
+text_keywords = Table(
+    "text_keywords",
+    metadata,
+    Column("text", Text, primary_key=True),
+    Column("keywords", Text, nullable=False),
+)
+
 checkpoints = Table(
     "checkpoints",
     metadata,
     Column("source", String, primary_key=True),
-    Column("schema_version", Integer, nullable=False),
     Column("last_event_id", Integer, nullable=False),
     Column("corrupted_rows", Integer, nullable=False),
 )
 
 CONVERSATION_COLUMNS = [c.name for c in conversations.columns]
-MESSAGE_COLUMNS = [c.name for c in messages.columns if c.name != "id"]
+MESSAGE_DIMENSIONS = ("sender_id", "channel", "language", "category")
+MESSAGE_OWN_COLUMNS = [
+    c.name for c in messages.columns if c.name != "id" and c.name not in MESSAGE_DIMENSIONS
+]
 
 
 def default_path(directory: Path, tracker_url: str) -> Path:
@@ -97,21 +111,26 @@ class Warehouse:
         self.path = path
         self.engine: Engine = create_engine(f"sqlite:///{path}", future=True)
         event.listen(self.engine, "connect", _fast_sqlite)
-        metadata.create_all(self.engine)
+        with self.engine.begin() as connection:
+            version = connection.exec_driver_sql("PRAGMA user_version").scalar_one()
+            if version != SCHEMA_VERSION:
+                # An older layout: the warehouse is a cache, so start it over.
+                metadata.drop_all(connection)
+                connection.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            metadata.create_all(connection)
 
     def checkpoint(self, source: str) -> tuple[int, int] | None:
         """(last event id, corrupted rows so far), or None before the first run."""
         with self.engine.connect() as connection:
             row = connection.execute(
                 select(checkpoints.c.last_event_id, checkpoints.c.corrupted_rows).where(
-                    checkpoints.c.source == source,
-                    checkpoints.c.schema_version == SCHEMA_VERSION,
+                    checkpoints.c.source == source
                 )
             ).first()
         return None if row is None else (row[0], row[1])
 
     def reset(self, connection: Connection) -> None:
-        for table in (messages, conversations, checkpoints):
+        for table in (messages, conversations, checkpoints):  # text_keywords stays valid
             connection.execute(delete(table))
 
     def forget_senders(self, connection: Connection, senders: list[str]) -> None:
@@ -121,18 +140,32 @@ class Warehouse:
     def store(self, connection: Connection, folded: Iterable[Conversation]) -> int:
         conversation_rows, message_rows = [], []
         for conversation in folded:
-            record = asdict(conversation)
-            conversation_rows.append({name: record[name] for name in CONVERSATION_COLUMNS})
+            conversation_rows.append(
+                {name: getattr(conversation, name) for name in CONVERSATION_COLUMNS}
+            )
+            # The conversation's dimensions are copied onto its messages, so
+            # message reports filter and group without a join.
+            shared = {name: getattr(conversation, name) for name in MESSAGE_DIMENSIONS}
             message_rows.extend(
-                {**{name: getattr(m, name, None) for name in MESSAGE_COLUMNS},
-                 "sender_id": conversation.sender_id}
+                {**{name: getattr(m, name) for name in MESSAGE_OWN_COLUMNS}, **shared}
                 for m in conversation.messages
-            )  # fmt: skip
+            )
         if conversation_rows:
             connection.execute(insert(conversations), conversation_rows)
         if message_rows:
             connection.execute(insert(messages), message_rows)
+            self._split_new_texts(connection, {r["text"] for r in message_rows if r["text"]})
         return len(conversation_rows)
+
+    def _split_new_texts(self, connection: Connection, texts: set[str]) -> None:
+        known = set(
+            connection.execute(
+                select(text_keywords.c.text).where(text_keywords.c.text.in_(list(texts)))
+            ).scalars()
+        )
+        new = [{"text": text, "keywords": " ".join(keywords_of(text))} for text in texts - known]
+        if new:
+            connection.execute(insert(text_keywords), new)
 
     def save_checkpoint(
         self, connection: Connection, source: str, last_event_id: int, corrupted: int
@@ -141,7 +174,6 @@ class Warehouse:
         connection.execute(
             insert(checkpoints).values(
                 source=source,
-                schema_version=SCHEMA_VERSION,
                 last_event_id=last_event_id,
                 corrupted_rows=corrupted,
             )

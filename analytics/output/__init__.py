@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from analytics.errors import AnalyticsError
 from analytics.labels import LANGUAGES
 from analytics.model import Report, Table
 from analytics.output.html import write_html
@@ -19,7 +20,7 @@ from analytics.output.tables import safe_file_stem, write_csvs, write_xlsx
 __all__ = ["OutputError", "ReportShapeError", "check_shape", "write_report"]
 
 
-class OutputError(Exception):
+class OutputError(AnalyticsError):
     """Base of the errors raised while writing a report out."""
 
     message = "The report could not be written."

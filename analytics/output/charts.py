@@ -184,8 +184,8 @@ def bar_chart(
         y0 = top + row_index * row + 6
         shown = _truncate(category, label_width)
         parts.append(
-            f'<text x="{left - 10:.1f}" y="{y0 + group / 2 + 4:.1f}" text-anchor="end" '
-            f'fill="{TEXT_COLOR}" font-size="{FONT_SIZE}">'
+            f'<text class="category" x="{left - 10:.1f}" y="{y0 + group / 2 + 4:.1f}" '
+            f'text-anchor="end" fill="{TEXT_COLOR}">'
             f"<title>{escape(category)}</title>{escape(shown)}</text>"
         )
         for index, values in enumerate(s.values for s in series):
