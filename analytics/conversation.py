@@ -25,9 +25,10 @@ TEXT_LIMIT = 500
 
 @dataclass
 class Message:
+    """A customer's message (the bot's and agents' are only counted)."""
+
     conversation: str
     at: float
-    role: str  # customer | bot | agent
     intent: str | None = None
     confidence: float | None = None
     faq_key: str | None = None
@@ -106,7 +107,6 @@ class ConversationFolder:
         message = Message(
             conversation=conversation.key,
             at=at,
-            role="customer",
             intent=name,
             confidence=_number(intent.get("confidence")),
             faq_key=faq.get("key") if name == "faq" else None,
@@ -126,8 +126,7 @@ class ConversationFolder:
 
     def _on_bot(self, conversation: Conversation, at: float, event: dict[str, Any]) -> None:
         metadata = event.get("metadata") or {}
-        role = "agent" if metadata.get("agent_id") is not None else "bot"
-        if role == "agent":
+        if metadata.get("agent_id") is not None:
             conversation.agent_messages += 1
             self._agent_since_pause = True
         else:
@@ -135,9 +134,6 @@ class ConversationFolder:
             if self._awaiting_reply is not None:
                 self._awaiting_reply.response_seconds = max(at - self._awaiting_reply.at, 0.0)
                 self._awaiting_reply = None
-        conversation.messages.append(
-            Message(conversation=conversation.key, at=at, role=role, text=None)
-        )
 
     def _on_action(self, conversation: Conversation, at: float, event: dict[str, Any]) -> None:
         name = event.get("name")

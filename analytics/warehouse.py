@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from analytics.conversation import Conversation
 from analytics.keywords import keywords_of
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -64,7 +64,6 @@ messages = Table(
     Column("language", String),
     Column("category", String),
     Column("at", Float, nullable=False, index=True),
-    Column("role", String, nullable=False),
     Column("intent", String),
     Column("confidence", Float),
     Column("faq_key", String),
