@@ -2,7 +2,7 @@
 
 Builders produce `Section`s of `Table`s (each optionally drawn as a `Chart`)
 and headline `Metric`s; `analytics.output` writes them as HTML, CSV, XLSX
-and JSON. Labels are message keys looked up in `analytics.i18n`, so one
+and JSON. Labels are message keys looked up in `analytics.labels`, so one
 report renders in Chinese or English.
 """
 

@@ -97,7 +97,7 @@ def build_report(request: ReportRequest) -> BuiltReport:
         ChannelsReport(context).build(),
     ]
     if ingest.corrupted_rows:
-        warnings.append(f"corrupted_rows:{ingest.corrupted_rows}")
+        warnings.append("corrupted_rows")
     if not sections[0].metrics[0].value:
         warnings.append("empty_period")
     report = Report(

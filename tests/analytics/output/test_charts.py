@@ -4,6 +4,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from analytics.labels import label
 from analytics.model import Chart, ChartKind, Table
 from analytics.output.charts import (
     MAX_BARS,
@@ -45,7 +46,7 @@ def test_line_chart_draws_one_polyline_per_series_with_a_legend():
     assert len(lines) == 2
     assert [line.get("stroke") for line in lines] == list(PALETTE[:2])
     assert len(lines[0].get("points").split()) == 7
-    assert {"conversations", "handoffs"} <= set(texts(root))
+    assert {label("conversations", "en"), label("handoffs", "en")} <= set(texts(root))
     assert "2026-11-01" in texts(root)
 
 

@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from analytics.labels import LABELS
+from analytics.labels import LABELS, label
 from analytics.model import Metric, Report, Section, Table
 from analytics.output.html import (
     MAX_ROWS,
@@ -65,7 +65,7 @@ def test_page_has_language_title_period_filters_and_warnings(render):
     assert '<html lang="zh-CN">' in html
     assert "客服数据分析报告" in html
     assert "2026-11-01 – 2026-11-07" in html
-    assert "channel: wechat" in html
+    assert f"{label('channel', 'zh')}: wechat" in html
     assert "2026-11-08 09:00" in html
     assert "tickets_unavailable" in html
     assert '<html lang="en">' in render(make_report("en"))

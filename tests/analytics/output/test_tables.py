@@ -6,7 +6,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from analytics.labels import LABELS
+from analytics.labels import LABELS, label
 from analytics.model import Report, Section, Table
 from analytics.output.tables import (
     csv_file_name,
@@ -96,11 +96,17 @@ def test_xlsx_has_one_sheet_per_table_with_translated_headers(tmp_path, monkeypa
     monkeypatch.setitem(LABELS, "share", ("占比", "Share"))
     report = make_report("zh")
     workbook = openpyxl.load_workbook(write_xlsx(report, tmp_path / "report.xlsx"))
-    assert workbook.sheetnames == ["daily_volume", "问题分类", "messages", "empty"]
+    messages = label("messages", "zh")
+    assert workbook.sheetnames == ["daily_volume", "问题分类", messages, "empty"]
     sheet = workbook["问题分类"]
-    assert [cell.value for cell in sheet[1]] == ["分类", "conversations", "占比", "wait"]
+    assert [cell.value for cell in sheet[1]] == [
+        "分类",
+        label("conversations", "zh"),
+        "占比",
+        "wait",
+    ]
     assert sheet.freeze_panes == "A2"
-    assert workbook["messages"].max_row == 1 + 120
+    assert workbook[messages].max_row == 1 + 120
     assert workbook["empty"].max_row == 1
 
 
