@@ -79,3 +79,15 @@ nlu:
     assert ours["pipeline"] == "ours"
     assert ours["examples"] == 4
     assert ours["intent_accuracy"] == 1.0
+
+
+def test_analytics_benchmark_on_a_small_store(tmp_path):
+    figures_file = tmp_path / "figures.json"
+    run(
+        "bench/analytics.py", "--events", "3000", "--incremental-events", "400",
+        "--workdir", str(tmp_path / "data"), "--json", str(figures_file),
+    )  # fmt: skip
+    figures = json.loads(figures_file.read_text())
+    assert figures["events"] > 2000 and figures["incremental_events"] > 200
+    assert figures["full_report_seconds"] > 0 and figures["incremental_report_peak_rss_mb"] > 0
+    assert (tmp_path / "data" / "incremental" / "report.html").exists()
