@@ -9,12 +9,12 @@ span the checkpoint). Rows whose JSON is corrupted are skipped and counted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import ujson
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, Row
 from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
 from tqdm import tqdm
 
@@ -125,7 +125,7 @@ class TrackerIngester:
                     batch.clear()
         result.conversations += self._warehouse.store(target, batch)
 
-    def _fold(self, rows, result: IngestResult, bar: tqdm) -> Iterator[Conversation]:
+    def _fold(self, rows: Iterable[Row], result: IngestResult, bar: tqdm) -> Iterator[Conversation]:
         folder: ConversationFolder | None = None
         for event_id, sender_id, kind, timestamp, action_name, data in rows:
             result.events_read += 1

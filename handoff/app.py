@@ -11,6 +11,7 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff import api, migrations
 from handoff.agents import service as agents
@@ -25,7 +26,7 @@ from handoff.rasa import RasaClient
 from handoff.relay import CustomerRelay
 from handoff.settings import PROJECT, Settings
 from handoff.tickets.flows import TicketFlows
-from handoff.web import MAX_BODY_BYTES, authentication_middleware, error_middleware
+from handoff.web import MAX_BODY_BYTES, Handler, authentication_middleware, error_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ DEMO_ACCOUNTS = PROJECT / "var" / "handoff-accounts.txt"
 
 
 @web.middleware
-async def security_headers(request: web.Request, handler) -> web.StreamResponse:
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     response.headers.setdefault("Content-Security-Policy", console.CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -118,7 +119,7 @@ async def _prepare_agents(
             presence.disconnected(agent.id)
 
 
-async def _create_demo_agents(db) -> list[tuple[str, str, str]]:
+async def _create_demo_agents(db: AsyncSession) -> list[tuple[str, str, str]]:
     accounts = [
         ("admin", "管理员 Admin", AgentRole.ADMIN, [], ["zh", "en"]),
         ("agent1", "小王 Wang", AgentRole.AGENT, [], ["zh", "en"]),

@@ -5,7 +5,9 @@ customers who left."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -44,17 +46,21 @@ class QueueDispatcher:
         self._wanted.set()
 
     async def run_forever(self) -> None:
+        """Dispatches on request, and sweeps every interval even when
+        requests keep coming."""
+        interval = self._settings.sweep_interval_seconds
+        next_sweep = asyncio.get_running_loop().time() + interval
         while True:
-            try:
-                await asyncio.wait_for(
-                    self._wanted.wait(), timeout=self._settings.sweep_interval_seconds
-                )
-            except TimeoutError:
+            timeout = max(next_sweep - asyncio.get_running_loop().time(), 0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wanted.wait(), timeout=timeout)
+            if asyncio.get_running_loop().time() >= next_sweep:
                 await self._guarded(self.sweep)
+                next_sweep = asyncio.get_running_loop().time() + interval
             self._wanted.clear()
             await self._guarded(self.dispatch)
 
-    async def _guarded(self, job) -> None:
+    async def _guarded(self, job: Callable[[], Awaitable[object]]) -> None:
         try:
             await job()
         except Exception:  # the queue must keep moving whatever one run hit
