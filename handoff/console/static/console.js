@@ -80,7 +80,7 @@
       "assist.for": "针对：“{text}”",
       "assist.send": "发送",
       "assist.insert": "插入",
-      "assist.score": "匹配度 {p}%",
+      "assist.best": "最佳匹配",
       "tab.info": "详情",
       "tab.notes": "内部备注",
       "tab.history": "处理记录",
@@ -181,6 +181,20 @@
       "slot.language": "语言",
       "slot.handoff_reason": "转人工原因",
       "slot.product": "商品",
+      "slot.ticket_id": "工单号",
+      "slot.csat_score": "满意度评分",
+      "slot.csat_comment": "满意度评价",
+      "slot.csat_retries": "满意度追问次数",
+      "slot.order_problem": "订单问题",
+      "slot.refund_reason": "退款原因",
+      "slot.refund_confirm": "确认退款",
+      "slot.new_address": "新地址",
+      "slot.address_confirm": "确认改地址",
+      "slot.cancel_confirm": "确认取消",
+      "slot.invoice_type": "发票类型",
+      "slot.invoice_title": "发票抬头",
+      "slot.tax_id": "税号",
+      "slot.email": "邮箱",
       "event.ticket.created": "创建工单",
       "event.ticket.updated": "更新工单",
       "event.ticket.status_changed": "状态变更",
@@ -276,7 +290,7 @@
       "assist.for": "For: “{text}”",
       "assist.send": "Send",
       "assist.insert": "Insert",
-      "assist.score": "{p}% match",
+      "assist.best": "Best match",
       "tab.info": "Details",
       "tab.notes": "Notes",
       "tab.history": "Activity",
@@ -377,6 +391,20 @@
       "slot.language": "Language",
       "slot.handoff_reason": "Handoff reason",
       "slot.product": "Product",
+      "slot.ticket_id": "Ticket",
+      "slot.csat_score": "CSAT score",
+      "slot.csat_comment": "CSAT comment",
+      "slot.csat_retries": "CSAT re-asks",
+      "slot.order_problem": "Order problem",
+      "slot.refund_reason": "Refund reason",
+      "slot.refund_confirm": "Refund confirmed",
+      "slot.new_address": "New address",
+      "slot.address_confirm": "Address change confirmed",
+      "slot.cancel_confirm": "Cancellation confirmed",
+      "slot.invoice_type": "Invoice type",
+      "slot.invoice_title": "Invoice title",
+      "slot.tax_id": "Tax ID",
+      "slot.email": "Email",
       "event.ticket.created": "Ticket created",
       "event.ticket.updated": "Ticket updated",
       "event.ticket.status_changed": "Status changed",
@@ -439,6 +467,7 @@
     refreshTimer: null,
     suggestTimer: null,
     agents: [],
+    drafts: {},          // ticket id -> unsent reply, kept while another is open
     tab: "info"
   };
 
@@ -855,7 +884,10 @@
     state.mine = [];
     state.offers = {};
     state.unread = {};
+    state.drafts = {};
     state.open = null;
+    $("reply-input").value = "";
+    byTestId("note-input").value = "";
     closeConversationView();
     renderLists();
     updateTitle();
@@ -977,22 +1009,25 @@
       }
     });
     socket.addEventListener("close", function () {
-      if (generation !== state.socketGeneration) {
-        return;
+      if (generation === state.socketGeneration && state.socket === socket) {
+        socketLost(generation);
       }
-      window.clearInterval(state.pingTimer);
-      state.socket = null;
-      // A refused handshake looks like any other close: ask whether the
-      // session is still good before retrying.
-      api("GET", "/api/session", undefined, { allow401: true }).then(function () {
+    });
+  }
+
+  function socketLost(generation) {
+    window.clearInterval(state.pingTimer);
+    state.socket = null;
+    // A refused handshake looks like any other close: ask whether the
+    // session is still good before retrying.
+    api("GET", "/api/session", undefined, { allow401: true }).then(function () {
+      scheduleReconnect(generation);
+    }, function (error) {
+      if (error.status === 401) {
+        sessionEnded();
+      } else {
         scheduleReconnect(generation);
-      }, function (error) {
-        if (error.status === 401) {
-          sessionEnded();
-        } else {
-          scheduleReconnect(generation);
-        }
-      });
+      }
     });
   }
 
@@ -1030,7 +1065,11 @@
       return;
     }
     if (Date.now() - state.lastPong > (PING_SECONDS + PONG_GRACE_SECONDS) * 1000) {
-      state.socket.close();  // silent too long: the close handler reconnects
+      // Silent too long: a dead connection may take long to report its
+      // close, so give up on it now.
+      var dead = state.socket;
+      socketLost(generation);
+      try { dead.close(); } catch (error) { /* already closed */ }
       return;
     }
     send({ action: "ping" });
@@ -1122,7 +1161,13 @@
     if (name === "ticket.abandoned" && isMe(ticket.assignee_id)) {
       toast(t("toast.abandoned", { title: ticket.title }), "warning");
     }
+    // Show the change at once; the refresh that follows settles the order.
     upsertList(state.mine, ticket);
+    if (ticket.live && WAITING.indexOf(ticket.status) >= 0) {
+      upsertList(state.queue, ticket);
+    } else {
+      state.queue = state.queue.filter(function (item) { return item.id !== ticket.id; });
+    }
     if (state.open && state.open.id === ticket.id) {
       state.open.ticket = ticket;
       renderConversationHeader();
@@ -1130,7 +1175,7 @@
       renderComposerState();
       refreshHistory();
     }
-    renderOffers();
+    renderLists();
   }
 
   function isOfferedToMe(ticket) {
@@ -1155,7 +1200,7 @@
         appendTurn(turnFromEvent(data), true);
       }
       if (data.sender === "customer") {
-        scheduleSuggestions();
+        scheduleSuggestions(data.text);
         if (document.hidden) {
           announce(null);
         }
@@ -1262,7 +1307,11 @@
           }
         });
       })
-    ]).then(renderLists, reportError);
+    ]).then(renderLists, function (error) {
+      if (error.code !== "network") {  // the connection badge already says so
+        reportError(error);
+      }
+    });
   }
 
   function renderLists() {
@@ -1275,6 +1324,7 @@
   function renderOffers() {
     var box = byTestId("offers");
     clear(box);
+    updateTitle();
     Object.keys(state.offers).forEach(function (id) {
       var offer = state.offers[id];
       var ticket = offer.ticket;
@@ -1419,9 +1469,7 @@
       pending: [],
       seen: {},
       turns: [],
-      notes: [],
-      draft: sameTicket ? $("reply-input").value : "",
-      request: (previous ? previous.request : 0) + 1
+      notes: []
     };
     var open = state.open;
     delete state.unread[ticketId];
@@ -1431,7 +1479,12 @@
     show($("details"), true);
     document.body.classList.add("has-conversation");
     if (!sameTicket) {
-      $("reply-input").value = "";
+      // Each conversation keeps its own unsent reply.
+      if (previous) {
+        state.drafts[previous.id] = $("reply-input").value;
+      }
+      $("reply-input").value = state.drafts[ticketId] || "";
+      delete state.drafts[ticketId];
       $("conversation-title").textContent = t("conv.loading");
       clear($("conversation-badges"));
       clear($("transcript"));
@@ -1452,7 +1505,7 @@
       open.notes = context.notes || [];
       open.history = context.history || [];
       open.past = context.past_tickets || [];
-      renderConversation();
+      renderConversation(true);
       // Live messages that arrived while loading: the transcript may already
       // hold them (it has no message ids), so skip ones matching its tail.
       open.pending.forEach(function (data) {
@@ -1483,12 +1536,12 @@
     });
   }
 
-  function renderConversation() {
+  function renderConversation(fresh) {
     if (!state.open || !state.open.ticket) {
       return;
     }
     renderConversationHeader();
-    renderTranscript();
+    renderTranscript(fresh);
     renderComposerState();
     renderFacts();
     renderSlots();
@@ -1575,13 +1628,16 @@
 
   // --- transcript ---------------------------------------------------------------------------
 
-  function renderTranscript() {
+  /** Draws the transcript: from the context just loaded, or again (in
+   * another language, say) from the turns shown so far, live ones included. */
+  function renderTranscript(fresh) {
     var list = $("transcript");
     var open = state.open;
+    var turns = fresh ? open.context.transcript || [] : open.turns;
     clear(list);
     open.turns = [];
     open.seen = {};
-    (open.context.transcript || []).forEach(function (turn) {
+    turns.forEach(function (turn) {
       appendTurn(turn, false);
     });
     if (!open.turns.length) {
@@ -1713,12 +1769,19 @@
 
   // --- agent assist -------------------------------------------------------------------------
 
-  function scheduleSuggestions() {
+  /** Suggestions for what the customer just wrote. The text goes along:
+   * Rasa may not have stored the message in the tracker yet. */
+  function scheduleSuggestions(text) {
+    text = (text || "").trim();
+    if (!text || text.charAt(0) === "/") {
+      return;  // a button payload, not words to answer
+    }
     window.clearTimeout(state.suggestTimer);
-    state.suggestTimer = window.setTimeout(loadSuggestions, 400);
+    state.suggestTimer = window.setTimeout(function () { loadSuggestions(text); }, 300);
   }
 
-  function loadSuggestions() {
+  /** Without `text` the bridge answers the customer's latest message. */
+  function loadSuggestions(text) {
     var open = state.open;
     if (!open || !open.ticket || !canHandle()) {
       return;
@@ -1730,7 +1793,10 @@
     if (!list.children.length) {
       list.appendChild(h("li", { cls: "muted small", text: t("assist.loading") }));
     }
-    api("GET", "/api/tickets/" + open.id + "/suggestions").then(function (data) {
+    // Kept short: the request line has a size limit, and the start of a
+    // message says what it is about.
+    var query = typeof text === "string" && text ? "?text=" + encodeURIComponent(text.slice(0, 300)) : "";
+    api("GET", "/api/tickets/" + open.id + "/suggestions" + query).then(function (data) {
       if (state.open !== open || open.suggestRequest !== request) {
         return;
       }
@@ -1768,8 +1834,9 @@
       return;
     }
     var blocked = Boolean(replyBlocked());
-    suggestions.forEach(function (suggestion) {
-      var score = typeof suggestion.score === "number" ? Math.round(suggestion.score * 100) : null;
+    // Scores rank the knowledge base (they are not probabilities), so the
+    // console shows the order, not the numbers.
+    suggestions.forEach(function (suggestion, index) {
       var sendButton = button(t("assist.send"), "primary small-button", "suggestion-send", function (event) {
         var control = event.currentTarget;
         control.disabled = true;
@@ -1780,10 +1847,14 @@
         insertIntoReply(suggestion.answer);
       });
       insertButton.disabled = blocked;
-      list.appendChild(h("li", { cls: "suggestion", testid: "suggestion", attrs: { "data-key": suggestion.key } }, [
+      list.appendChild(h("li", {
+        cls: "suggestion",
+        testid: "suggestion",
+        attrs: { "data-key": suggestion.key, title: typeof suggestion.score === "number" ? "score " + suggestion.score : null }
+      }, [
         h("div", { cls: "suggestion-question" }, [
           h("span", { text: suggestion.question || suggestion.key }),
-          score === null ? null : h("span", { cls: "suggestion-score", text: t("assist.score", { p: score }) })
+          index === 0 ? h("span", { cls: "suggestion-score", text: t("assist.best") }) : null
         ]),
         h("p", { cls: "suggestion-answer", testid: "suggestion-answer", text: suggestion.answer }),
         h("div", { cls: "suggestion-actions" }, [insertButton, sendButton])
@@ -2263,7 +2334,10 @@
     byTestId("presence-select").addEventListener("change", choosePresence);
     $("reply-form").addEventListener("submit", submitReply);
     $("reply-input").addEventListener("keydown", onReplyKey);
-    $("assist-refresh").addEventListener("click", loadSuggestions);
+    $("assist-refresh").addEventListener("click", function () {
+      var data = state.open && state.open.suggestions;
+      loadSuggestions(data && data.text ? data.text : undefined);
+    });
     $("note-form").addEventListener("submit", submitNote);
     byTestId("note-input").addEventListener("keydown", function (event) {
       if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !event.isComposing) {
