@@ -160,6 +160,13 @@ async def claim(request: web.Request) -> web.Response:
     return web.json_response(ticket.to_dict())
 
 
+@routes.post("/api/tickets/{ticket_id}/decline", name="ticket_decline")
+async def decline(request: web.Request) -> web.Response:
+    agent = require(request, *HANDLERS)
+    await request.app[FLOWS].decline(int_param(request, "ticket_id"), agent=agent)
+    return web.json_response({"declined": True})
+
+
 @routes.post("/api/tickets/{ticket_id}/assign", name="ticket_assign")
 async def assign(request: web.Request) -> web.Response:
     agent = require(request, *HANDLERS)

@@ -10,13 +10,23 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff import api, migrations
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
-from handoff.app_keys import BUS, DATABASE, DISPATCHER, FLOWS, PRESENCE, RASA, RELAY, SETTINGS
+from handoff.app_keys import (
+    BUS,
+    DATABASE,
+    DISPATCHER,
+    FLOWS,
+    PRESENCE,
+    RASA,
+    RELAY,
+    SETTINGS,
+    SOCKETS,
+)
 from handoff.clock import utcnow
 from handoff.console import views as console
 from handoff.db import Database
@@ -56,11 +66,19 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[BUS] = EventBus()
+    app[SOCKETS] = set()
+    app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_services)
     app.router.add_routes(api.routes)
     app.router.add_routes(console.routes)
     app.router.add_static("/console/static", console.STATIC, name="console_static")
     return app
+
+
+async def _close_sockets(app: web.Application) -> None:
+    """Consoles learn at once that the bridge is going away, and reconnect."""
+    for socket in list(app[SOCKETS]):
+        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"bridge shutting down")
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:

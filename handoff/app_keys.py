@@ -23,3 +23,5 @@ FLOWS: web.AppKey[TicketFlows] = web.AppKey("flows")
 DISPATCHER: web.AppKey[QueueDispatcher] = web.AppKey("dispatcher")
 PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence")
 RELAY: web.AppKey[CustomerRelay] = web.AppKey("relay")
+# Open console sockets, closed when the bridge shuts down.
+SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")

@@ -23,6 +23,7 @@ def turns(tracker: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
             result.append(
                 {
                     "sender": "customer",
+                    "message_id": event.get("message_id"),
                     "text": event.get("text") or "",
                     "intent": name or None,
                     "confidence": intent.get("confidence"),
@@ -35,6 +36,7 @@ def turns(tracker: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
             result.append(
                 {
                     "sender": "agent" if by_agent else "bot",
+                    "message_id": metadata.get("message_id"),
                     "text": event.get("text") or "",
                     "agent_name": metadata.get("agent_name"),
                     "buttons": [

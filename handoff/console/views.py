@@ -18,7 +18,7 @@ from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
 from handoff.api import change_presence
-from handoff.app_keys import BUS, DATABASE, PRESENCE, SETTINGS
+from handoff.app_keys import BUS, DATABASE, PRESENCE, SETTINGS, SOCKETS
 from handoff.errors import Forbidden
 from handoff.events import Mailbox
 from handoff.web import SESSION_COOKIE, parse_body, require
@@ -103,13 +103,20 @@ async def console_socket(request: web.Request) -> web.WebSocketResponse:
     if handles:
         presence.connected(agent.id)
     sender = asyncio.create_task(_forward(socket, mailbox, agent))
+    request.app[SOCKETS].add(socket)
     try:
-        await socket.send_json({"event": "hello", "data": {"agent": agent.to_dict()}})
+        settings = request.app[SETTINGS]
+        hello = {
+            "agent": agent.to_dict(),
+            "accept_timeout_seconds": settings.accept_timeout_seconds,
+        }
+        await socket.send_json({"event": "hello", "data": hello})
         async for message in socket:
             if message.type != WSMsgType.TEXT:
                 continue
             await _on_client_message(request.app, agent, message.data, socket)
     finally:
+        request.app[SOCKETS].discard(socket)
         unsubscribe()
         sender.cancel()
         if handles:

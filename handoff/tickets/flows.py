@@ -257,6 +257,14 @@ class TicketFlows:
         self.on_queue_changed()
         return ticket
 
+    async def decline(self, ticket_id: int, *, agent: Agent) -> Ticket | None:
+        """The agent passes on an offer; it goes to the next agent at once."""
+        async with self._db.reading() as db:
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+        if ticket.offered_to_id != agent.id:
+            raise Conflict("This conversation is not offered to you (any more).")
+        return await self.requeue(ticket_id, reason="offer_declined")
+
     # --- talking -------------------------------------------------------------
 
     async def send_message(self, ticket_id: int, *, agent: Agent, text: str) -> dict[str, Any]:

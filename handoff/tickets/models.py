@@ -102,6 +102,7 @@ class Ticket(Base):
             if assignee is None
             else {"id": assignee.id, "display_name": assignee.display_name},
             "offered_to_id": self.offered_to_id,
+            "offered_at": isoformat(self.offered_at),
             "context": self.context or {},
             "created_at": isoformat(self.created_at),
             "updated_at": isoformat(self.updated_at),
@@ -199,9 +200,10 @@ class TicketIn(BaseModel):
     source: str = Field("api", max_length=32)
     context: dict[str, Any] = Field(default_factory=dict)
 
-    @validator("title", "description")
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+    @validator("title", "description", pre=True)
+    def _strip(cls, value: object) -> object:
+        """Before the length checks, so a blank title is refused."""
+        return value.strip() if isinstance(value, str) else value
 
 
 class HandoffIn(TicketIn):
