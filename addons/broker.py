@@ -45,7 +45,7 @@ class HandoffEventBroker(EventBroker):
         token: str,
         event_types: tuple[str, ...] = DEFAULT_EVENT_TYPES,
         max_queue: int = 10_000,
-        batch_size: int = 200,
+        batch_size: int = 50,
         timeout: float = 10.0,
         max_backoff: float = 10.0,
     ) -> None:
@@ -129,6 +129,11 @@ class HandoffEventBroker(EventBroker):
                         self.delivered += len(batch)
                         return
                     body = await response.text()
+                    if response.status == 413 and len(batch) > 1:
+                        half = len(batch) // 2
+                        await self._post_until_delivered(batch[:half])
+                        await self._post_until_delivered(batch[half:])
+                        return
                     if 400 <= response.status < 500 and response.status != 429:
                         # The bridge will never accept these; retrying would block the rest.
                         logger.error(

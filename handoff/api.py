@@ -4,6 +4,7 @@ call a flow or service, and serialise."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from handoff.assist import AnswerSuggester
 from handoff.errors import InvalidInput
 from handoff.events import AGENT_PRESENCE_CHANGED
 from handoff.tickets import service as tickets
+from handoff.tickets.enums import Category, Priority, TicketStatus
 from handoff.tickets.models import (
     AssignIn,
     CsatIn,
@@ -28,7 +30,7 @@ from handoff.tickets.models import (
     TicketIn,
     TransferIn,
 )
-from handoff.web import SERVICE, int_param, parse_body, require
+from handoff.web import MAX_EVENTS_BODY_BYTES, SERVICE, int_param, parse_body, require
 
 OPENAPI = Path(__file__).with_name("openapi.yaml")
 ADMIN, AGENT, ANALYST = AgentRole.ADMIN.value, AgentRole.AGENT.value, AgentRole.ANALYST.value
@@ -247,7 +249,7 @@ class RasaEvents(BaseModel):
 async def rasa_events(request: web.Request) -> web.Response:
     """Rasa's event broker (`addons.broker`) posts tracker events here."""
     require(request, SERVICE)
-    batch = await parse_body(request, RasaEvents)
+    batch = await parse_body(request, RasaEvents, max_bytes=MAX_EVENTS_BODY_BYTES)
     relayed = await request.app[RELAY].receive(batch.__root__)
     return web.json_response({"received": len(batch.__root__), "relayed": relayed})
 
@@ -319,9 +321,22 @@ async def change_presence(app: web.Application, agent_id: int, presence: Presenc
 # --- query parsing -----------------------------------------------------------------
 
 
+FILTER_ENUMS: dict[str, type[StrEnum]] = {
+    "status": TicketStatus,
+    "category": Category,
+    "priority": Priority,
+}
+
+
 def _filter_values(name: str, values: list[str]) -> list[Any]:
     if name == "assignee_id":
         return [_int(value, None) for value in values]
+    if enum := FILTER_ENUMS.get(name):
+        allowed = {member.value for member in enum}
+        if unknown := [value for value in values if value not in allowed]:
+            raise InvalidInput(
+                f"Unknown {name} {unknown[0]!r}; use one of {', '.join(sorted(allowed))}."
+            )
     return values
 
 

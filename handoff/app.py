@@ -25,10 +25,12 @@ from handoff.app_keys import (
     RASA,
     RELAY,
     SETTINGS,
+    SHUTTING_DOWN,
     SOCKETS,
 )
 from handoff.clock import utcnow
 from handoff.console import views as console
+from handoff.console.views import GOING_AWAY
 from handoff.db import Database
 from handoff.dispatcher import PresenceTracker, QueueDispatcher
 from handoff.events import EventBus
@@ -36,7 +38,7 @@ from handoff.rasa import RasaClient
 from handoff.relay import CustomerRelay
 from handoff.settings import PROJECT, Settings
 from handoff.tickets.flows import TicketFlows
-from handoff.web import MAX_BODY_BYTES, Handler, authentication_middleware, error_middleware
+from handoff.web import MAX_EVENTS_BODY_BYTES, Handler, authentication_middleware, error_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        client_max_size=MAX_BODY_BYTES,
+        client_max_size=MAX_EVENTS_BODY_BYTES,
         middlewares=[
             security_headers,
             error_middleware,
@@ -67,6 +69,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[BUS] = EventBus()
     app[SOCKETS] = set()
+    app[SHUTTING_DOWN] = asyncio.Event()
     app.on_shutdown.append(_close_sockets)
     app.cleanup_ctx.append(_services)
     app.router.add_routes(api.routes)
@@ -77,8 +80,9 @@ def create_app(settings: Settings) -> web.Application:
 
 async def _close_sockets(app: web.Application) -> None:
     """Consoles learn at once that the bridge is going away, and reconnect."""
+    app[SHUTTING_DOWN].set()
     for socket in list(app[SOCKETS]):
-        await socket.close(code=WSCloseCode.GOING_AWAY, message=b"bridge shutting down")
+        await socket.close(code=WSCloseCode.GOING_AWAY, message=GOING_AWAY)
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
@@ -117,9 +121,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await loop_task
         await presence.close()
-        await dispatcher.sweep()
-        await session.close()
-        await database.close()
+        try:
+            await dispatcher.sweep()  # stores the customers' latest activity
+        except Exception:
+            logger.exception("Final sweep failed")
+        finally:
+            await session.close()
+            await database.close()
 
 
 async def _prepare_agents(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -23,5 +24,6 @@ FLOWS: web.AppKey[TicketFlows] = web.AppKey("flows")
 DISPATCHER: web.AppKey[QueueDispatcher] = web.AppKey("dispatcher")
 PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence")
 RELAY: web.AppKey[CustomerRelay] = web.AppKey("relay")
-# Open console sockets, closed when the bridge shuts down.
+# Open console sockets, closed with "going away" when the bridge shuts down.
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
+SHUTTING_DOWN: web.AppKey[asyncio.Event] = web.AppKey("shutting_down")

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import declarative_base, sessionmaker
@@ -90,6 +90,15 @@ class Database:
     async def reading(self) -> AsyncIterator[AsyncSession]:
         async with self._sessions() as session:
             yield session
+
+    async def serialise(self, session: AsyncSession, key: str) -> None:
+        """Makes transactions about the same `key` run one after the other:
+        a PostgreSQL advisory lock until commit. SQLite's write gate already
+        runs write transactions one at a time."""
+        if self.engine.dialect.name == "postgresql":
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key}
+            )
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -76,8 +76,12 @@ class QueueDispatcher:
             staff = await agents.list_agents(db)
             load = await agents.active_counts(db)
             router = AgentRouter(active=load)
+            second_chance = utcnow() - timedelta(seconds=self._settings.accept_timeout_seconds)
             for ticket in waiting:
                 agent = router.assign(ticket, staff)
+                if agent is None and ticket.updated_at <= second_chance:
+                    # Rather an agent who let it pass a while ago than nobody.
+                    agent = router.assign(ticket, staff, skip=False)
                 if agent is None:
                     continue
                 if await tickets.offer(db, ticket=ticket, agent=agent):

@@ -21,6 +21,12 @@ class InvalidInput(HandoffError):
     message = "The request body is not valid."
 
 
+class BodyTooLarge(HandoffError):
+    status = 413
+    code = "body_too_large"
+    message = "The request body is too large."
+
+
 class NotAuthenticated(HandoffError):
     status = 401
     code = "not_authenticated"

@@ -40,8 +40,11 @@ class AgentRouter:
 
     active: Mapping[int, int]
 
-    def assign(self, ticket: Routable, agents: Iterable[Candidate]) -> Candidate | None:
-        skipped = set(ticket.skipped_agent_ids or [])
+    def assign(
+        self, ticket: Routable, agents: Iterable[Candidate], *, skip: bool = True
+    ) -> Candidate | None:
+        """`skip=False` considers the agents who let this ticket pass too."""
+        skipped = set(ticket.skipped_agent_ids or []) if skip else set()
         eligible = [
             agent
             for agent in agents

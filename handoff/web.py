@@ -15,13 +15,15 @@ from handoff.agents import service as agents
 from handoff.agents.models import Agent
 from handoff.agents.security import same_secret
 from handoff.app_keys import DATABASE
-from handoff.errors import Forbidden, HandoffError, InvalidInput, NotAuthenticated
+from handoff.errors import BodyTooLarge, Forbidden, HandoffError, InvalidInput, NotAuthenticated
 
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "handoff_session"
 SERVICE = "service"  # the pseudo-role of machine clients holding the API token
 MAX_BODY_BYTES = 256 * 1024
+# Rasa's event broker posts batches of tracker events of a few KiB each.
+MAX_EVENTS_BODY_BYTES = 4 * 1024 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 Model = TypeVar("Model", bound=BaseModel)
@@ -66,12 +68,10 @@ def authentication_middleware(*, api_token: str, idle_seconds: float) -> Any:
                 raise NotAuthenticated("The API token is not valid.")
             request["service"] = True
         elif token := request.cookies.get(SESSION_COOKIE):
-            try:
-                async with request.app[DATABASE].transaction() as db:
-                    agent = await agents.authenticate(db, token=token, idle_seconds=idle_seconds)
-                    request["agent"] = agent
-            except NotAuthenticated:
-                request["agent"] = None
+            async with request.app[DATABASE].transaction() as db:
+                request["agent"] = await agents.authenticate(
+                    db, token=token, idle_seconds=idle_seconds
+                )
         return await handler(request)
 
     return middleware
@@ -92,11 +92,17 @@ def require(request: web.Request, *roles: str) -> Agent | None:
     return agent
 
 
-async def parse_body(request: web.Request, model: type[Model]) -> Model:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise InvalidInput(f"The body is larger than {MAX_BODY_BYTES // 1024} KiB.")
+async def parse_body(
+    request: web.Request, model: type[Model], max_bytes: int = MAX_BODY_BYTES
+) -> Model:
+    too_large = BodyTooLarge(f"The body is larger than {max_bytes // 1024} KiB.")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large
+    body = await request.read()
+    if len(body) > max_bytes:
+        raise too_large
     try:
-        payload = json.loads(await request.read() or b"null")
+        payload = json.loads(body or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidInput(f"The body is not valid JSON: {error}.") from error
     try:

@@ -109,18 +109,18 @@ async def login(
     return agent, token
 
 
-async def authenticate(db: AsyncSession, *, token: str, idle_seconds: float) -> Agent:
-    """The agent behind a session cookie; expired or idle sessions are gone."""
+async def authenticate(db: AsyncSession, *, token: str, idle_seconds: float) -> Agent | None:
+    """The agent behind a session cookie, or None. An expired or idle
+    session is deleted (the caller commits)."""
     session = (
         await db.execute(select(AgentSession).where(AgentSession.token_hash == token_digest(token)))
     ).scalar_one_or_none()
     now = utcnow()
     if session is None:
-        raise NotAuthenticated("Your session has ended; sign in again.")
+        return None
     if session.expires_at <= now or session.last_seen_at + timedelta(seconds=idle_seconds) <= now:
         await db.delete(session)
-        await db.flush()
-        raise NotAuthenticated("Your session has expired; sign in again.")
+        return None
     # Writing on every request would serialise SQLite; a minute is precise enough.
     if now - session.last_seen_at > timedelta(seconds=60):
         session.last_seen_at = now

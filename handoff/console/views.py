@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, Field
 
 from handoff import events
@@ -18,7 +18,7 @@ from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
 from handoff.api import change_presence
-from handoff.app_keys import BUS, DATABASE, PRESENCE, SETTINGS, SOCKETS
+from handoff.app_keys import BUS, DATABASE, PRESENCE, SETTINGS, SHUTTING_DOWN, SOCKETS
 from handoff.errors import Forbidden
 from handoff.events import Mailbox
 from handoff.web import SESSION_COOKIE, parse_body, require
@@ -31,6 +31,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
+
+GOING_AWAY = b"bridge shutting down"
 
 routes = web.RouteTableDef()
 
@@ -115,6 +117,8 @@ async def console_socket(request: web.Request) -> web.WebSocketResponse:
             if message.type != WSMsgType.TEXT:
                 continue
             await _on_client_message(request.app, agent, message.data, socket)
+        if request.app[SHUTTING_DOWN].is_set():
+            await socket.close(code=WSCloseCode.GOING_AWAY, message=GOING_AWAY)
     finally:
         request.app[SOCKETS].discard(socket)
         unsubscribe()

@@ -89,6 +89,7 @@ class TicketFlows:
         """Creates or links the conversation's ticket and, if an agent able
         to take it is online, puts the conversation in the live queue."""
         async with self._db.transaction() as db:
+            await self._db.serialise(db, f"handoff:{data.conversation_id}")
             able = [
                 agent
                 for agent in await agents.list_agents(db)
@@ -109,6 +110,20 @@ class TicketFlows:
                 )
             else:
                 _merge_handoff(ticket, data)
+                if (
+                    able
+                    and ticket.status == TicketStatus.IN_PROGRESS
+                    and not ticket.live
+                    and ticket.assignee_id not in {agent.id for agent in able}
+                ):
+                    # Released earlier by an agent who is not here now: queue it.
+                    await tickets.transition(
+                        db,
+                        ticket=ticket,
+                        to=TicketStatus.PENDING,
+                        actor="service",
+                        comment="asked again; the assignee is away",
+                    )
                 if able and not ticket.live:
                     now = utcnow()
                     ticket.live = True
@@ -329,9 +344,12 @@ class TicketFlows:
         if to is TicketStatus.IN_PROGRESS:
             if by is None:
                 raise InvalidInput("Only an agent can take a ticket into progress.")
+            async with self._db.reading() as db:
+                tickets.check_transition(await tickets.get(db, ticket_id=ticket_id), to)
             return await self.claim(ticket_id, agent=by)
         async with self._db.transaction() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
+            was_live = ticket.live
             if by is not None and to is TicketStatus.PENDING:
                 _require_owner(ticket, by)
             await tickets.transition(
@@ -348,7 +366,7 @@ class TicketFlows:
                 ticket.queued_at = utcnow()
         self._publish(events.TICKET_STATUS_CHANGED, ticket)
         self.on_queue_changed()
-        if to is TicketStatus.CLOSED and ticket.live:
+        if to is TicketStatus.CLOSED and was_live:
             await self._resume(ticket, intent=None)
         return ticket
 

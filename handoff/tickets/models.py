@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, validator
+from pydantic import BaseModel, Field, conint, validator
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -113,7 +113,7 @@ class Ticket(Base):
             "closed_at": isoformat(self.closed_at),
             "abandoned_at": isoformat(self.abandoned_at),
             "csat": None
-            if self.csat_score is None
+            if self.csat_at is None
             else {
                 "score": self.csat_score,
                 "comment": self.csat_comment,
@@ -238,5 +238,7 @@ class MessageIn(BaseModel):
 
 
 class CsatIn(BaseModel):
-    score: int | None = Field(None, ge=1, le=5)
+    """No score means the customer skipped the survey."""
+
+    score: conint(strict=True, ge=1, le=5) | None = None  # 4.5 is refused, not truncated
     comment: str | None = Field(None, max_length=MAX_TEXT)

@@ -200,6 +200,19 @@ def record(
     return event
 
 
+def check_transition(ticket: Ticket, to: TicketStatus) -> TicketStatus:
+    """The ticket's current status, if `to` may follow it; else a 409."""
+    current = TicketStatus(ticket.status)
+    if to not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
+        raise InvalidTransition(
+            f"Ticket {ticket.id} is {current}; it can move to: {allowed}.",
+            status=current.value,
+            requested=to.value,
+        )
+    return current
+
+
 async def transition(
     db: AsyncSession,
     *,
@@ -212,14 +225,7 @@ async def transition(
     """The only place a ticket's status changes: checks the move is allowed,
     stamps its timestamp and writes the history row. The UPDATE is
     conditional on the status read, so two concurrent moves cannot both win."""
-    current = TicketStatus(ticket.status)
-    if to not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none"
-        raise InvalidTransition(
-            f"Ticket {ticket.id} is {current}; it can move to: {allowed}.",
-            status=current.value,
-            requested=to.value,
-        )
+    current = check_transition(ticket, to)
     now = utcnow()
     values: dict[str, Any] = {"status": to.value, "updated_at": now}
     if stamp := STATUS_TIMESTAMPS.get(to):
