@@ -11,6 +11,7 @@ from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import declarative_base, sessionmaker
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -43,7 +44,13 @@ def sync_url(url: str) -> str:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), future=True, pool_pre_ping=True)
+    options: dict[str, object] = {"future": True, "pool_pre_ping": True}
+    if make_url(url).get_backend_name() == "sqlite":
+        # SQLAlchemy 1.4 opens a new aiosqlite connection (a thread and the
+        # pragmas) per session on file databases; the relay's hot path reads
+        # on every customer message, so connections are pooled instead.
+        options.update(poolclass=AsyncAdaptedQueuePool, pool_size=5, max_overflow=10)
+    engine = create_async_engine(async_url(url), **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
