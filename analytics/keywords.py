@@ -6,10 +6,6 @@ from __future__ import annotations
 import logging
 import re
 
-import jieba
-
-jieba.setLogLevel(logging.WARNING)
-
 STOP_WORDS = frozenset(
     """的 了 吗 呢 吧 啊 呀 我 你 您 他 她 它 我们 你们 是 在 有 和 就 都 也 还 要 想 能 会 可以
     怎么 怎么办 什么 为什么 一下 这个 那个 这 那 哪 个 没 没有 不 很 太 好 请问 请 帮 帮我 一个
@@ -25,6 +21,9 @@ def keywords_of(text: str) -> list[str]:
     """jieba's words for Chinese runs, lower-cased words otherwise. jieba
     loads its dictionary on first use, so texts seen before are looked up
     in the warehouse instead of being segmented again."""
+    import jieba  # only needed, and only loaded, when there are new texts
+
+    jieba.setLogLevel(logging.WARNING)
     words = []
     for piece in TOKEN.findall(text or ""):
         parts = jieba.lcut(piece) if "\u4e00" <= piece[0] <= "\u9fff" else [piece.lower()]

@@ -32,9 +32,12 @@ EVENTS_PER_CONVERSATION = 22  # about what the generator writes on average
 START = datetime(2026, 10, 26)
 
 
-def run_report(workdir: Path, tracker: Path, tickets: Path, out: str) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one report in a child process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def run_report(workdir: Path, tracker: Path, tickets: Path, out: str) -> tuple[float, float, float]:
+    """Wall-clock seconds, CPU seconds and peak RSS (MB) of one report in a
+    child process. CPU time shows the cost when other work shares the cores."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = usage.ru_maxrss
+    cpu_before = usage.ru_utime + usage.ru_stime
     started = time.perf_counter()
     subprocess.run(
         [
@@ -46,8 +49,9 @@ def run_report(workdir: Path, tracker: Path, tickets: Path, out: str) -> tuple[f
         cwd=PROJECT, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     elapsed = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
+    return elapsed, cpu, max(usage.ru_maxrss, before) / 1024
 
 
 def baseline(tracker: Path) -> float:
@@ -83,22 +87,26 @@ def main() -> None:
     print(f"generated {first.events:,} events, {first.conversations:,} conversations, "
           f"{first.tickets:,} tickets in {time.perf_counter() - started:.1f} s")  # fmt: skip
     floor = baseline(tracker)
-    full_seconds, full_peak = run_report(workdir, tracker, tickets, "full")
+    full_seconds, full_cpu, full_peak = run_report(workdir, tracker, tickets, "full")
 
     more = max(args.incremental_events // EVENTS_PER_CONVERSATION, 1)
     added = generate(tracker, None, more, start=START, days=28, seed=11, first_sender=conversations)
-    incremental_seconds, incremental_peak = run_report(workdir, tracker, tickets, "incremental")
+    incremental_seconds, incremental_cpu, incremental_peak = run_report(
+        workdir, tracker, tickets, "incremental"
+    )
 
     figures = {
         "events": first.events,
         "conversations": first.conversations,
         "tickets": first.tickets,
         "full_report_seconds": round(full_seconds, 2),
+        "full_report_cpu_seconds": round(full_cpu, 2),
         "full_report_peak_rss_mb": round(full_peak),
         "baseline_select_and_parse_seconds": round(floor, 2),
         "full_vs_baseline": round(full_seconds / floor, 2),
         "incremental_events": added.events,
         "incremental_report_seconds": round(incremental_seconds, 2),
+        "incremental_report_cpu_seconds": round(incremental_cpu, 2),
         "incremental_report_peak_rss_mb": round(incremental_peak),
         "incremental_vs_full": round(incremental_seconds / full_seconds, 3),
     }
