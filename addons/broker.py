@@ -38,6 +38,21 @@ DEFAULT_EVENT_TYPES = ("user", "bot", "pause", "resume")
 EVENTS_PATH = "/api/rasa/events"
 
 
+def slim(event: dict[str, Any]) -> dict[str, Any]:
+    """What the bridge uses of an event: a user event's parse data is most
+    of its size (entities, rankings, FAQ candidates) but only its intent is
+    shown to agents; everything is in the tracker store anyway."""
+    if event.get("event") != "user" or "parse_data" not in event:
+        return event
+    intent = (event.get("parse_data") or {}).get("intent") or {}
+    return {
+        **{key: value for key, value in event.items() if key != "parse_data"},
+        "parse_data": {
+            "intent": {"name": intent.get("name"), "confidence": intent.get("confidence")}
+        },
+    }
+
+
 class HandoffEventBroker(EventBroker):
     def __init__(
         self,
@@ -78,6 +93,7 @@ class HandoffEventBroker(EventBroker):
     def publish(self, event: dict[str, Any]) -> None:
         if not self._token or event.get("event") not in self._event_types:
             return
+        event = slim(event)
         queue = self._ensure_worker()
         if queue.full():
             queue.get_nowait()

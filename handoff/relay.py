@@ -38,7 +38,7 @@ class CustomerRelay:
 
     async def receive(self, rasa_events: list[dict[str, Any]]) -> int:
         """Returns how many events were relayed to agents."""
-        relayed = 0
+        wanted = []
         for event in rasa_events:
             if event.get("event") not in RELAYED_TYPES or not event.get("sender_id"):
                 continue
@@ -48,7 +48,14 @@ class CustomerRelay:
             metadata = event.get("metadata") or {}
             if event["event"] == "bot" and metadata.get("agent_id") is not None:
                 continue  # the agent's own message; the flows announced it
-            ticket = await self._flows.live_ticket(str(event["sender_id"]))
+            wanted.append(event)
+        if not wanted:
+            return 0
+        # One query per batch: most events belong to conversations with the bot.
+        live = await self._flows.live_tickets({str(event["sender_id"]) for event in wanted})
+        relayed = 0
+        for event in wanted:
+            ticket = live.get(str(event["sender_id"]))
             if ticket is None or _before_handoff(event, ticket):
                 continue
             relayed += 1

@@ -68,10 +68,14 @@ def authentication_middleware(*, api_token: str, idle_seconds: float) -> Any:
                 raise NotAuthenticated("The API token is not valid.")
             request["service"] = True
         elif token := request.cookies.get(SESSION_COOKIE):
-            async with request.app[DATABASE].transaction() as db:
+            # Read-only on the hot path; it writes (touch, expire) about once
+            # a minute per agent, and SQLite's busy timeout covers those.
+            async with request.app[DATABASE].reading() as db:
                 request["agent"] = await agents.authenticate(
                     db, token=token, idle_seconds=idle_seconds
                 )
+                if db.dirty or db.deleted:
+                    await db.commit()
         return await handler(request)
 
     return middleware

@@ -49,11 +49,36 @@ def load_secrets(path: Path = SECRETS) -> dict[str, str]:
                 values[name.strip()] = value.strip()
     missing = {"HANDOFF_API_TOKEN", "RASA_TOKEN"} - values.keys()
     if missing:
-        values.update({name: secrets.token_urlsafe(24) for name in sorted(missing)})
+        # Hex: a token starting with "-" would read as an option to `rasa run`.
+        values.update({name: secrets.token_hex(24) for name in sorted(missing)})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{name}={value}\n" for name, value in sorted(values.items())))
         path.chmod(0o600)
     return values
+
+
+# Sanic closes idle keep-alive connections after 5 s; under load Rasa can
+# reuse one later than that and lose the action call ("Cannot write to
+# closing transport"), so the action server keeps them longer.
+ACTION_SERVER_ENV = {"SANIC_KEEP_ALIVE_TIMEOUT": "75"}
+
+
+def prepare_tracker_store(endpoints: Path = PROJECT / "endpoints.yml") -> None:
+    """Puts a SQLite tracker store in WAL mode (it stays so): Rasa commits
+    every message, and WAL makes those commits cheap and lets the analytics
+    read while Rasa writes."""
+    import sqlite3
+
+    import yaml
+
+    store = (yaml.safe_load(endpoints.read_text()) or {}).get("tracker_store") or {}
+    if str(store.get("type", "")).lower() != "sql" or store.get("dialect", "sqlite") != "sqlite":
+        return
+    path = Path(str(store.get("db") or "rasa.db"))
+    path = path if path.is_absolute() else PROJECT / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def wait_until_up(service: Service, processes: list[subprocess.Popen], timeout: float) -> None:
@@ -112,7 +137,7 @@ def services(args: argparse.Namespace, tokens: dict[str, str]) -> list[Service]:
             "action server",
             [rasa, "run", "actions", "--actions", "actions", "--port", str(args.actions_port)],
             f"http://127.0.0.1:{args.actions_port}/health",
-            to_bridge,
+            {**to_bridge, **ACTION_SERVER_ENV},
         ),
         Service(
             "assistant",
@@ -148,6 +173,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     tokens = load_secrets()
+    prepare_tracker_store()
     wanted = services(args, tokens)
     processes: list[subprocess.Popen] = []
     try:

@@ -480,9 +480,9 @@ class TicketFlows:
 
     # --- customer side (from Rasa's event broker) ------------------------------
 
-    async def live_ticket(self, conversation_id: str) -> Ticket | None:
+    async def live_tickets(self, conversation_ids: set[str]) -> dict[str, Ticket]:
         async with self._db.reading() as db:
-            return await tickets.live_ticket_for(db, conversation_id=conversation_id)
+            return await tickets.live_tickets_for(db, conversation_ids=conversation_ids)
 
     async def touch(self, activity: dict[int, Any]) -> None:
         """Stores when customers last wrote (kept in memory between sweeps)."""

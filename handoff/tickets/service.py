@@ -123,14 +123,16 @@ async def open_ticket_for(db: AsyncSession, *, conversation_id: str) -> Ticket |
     return (await db.execute(query)).unique().scalar_one_or_none()
 
 
-async def live_ticket_for(db: AsyncSession, *, conversation_id: str) -> Ticket | None:
+async def live_tickets_for(db: AsyncSession, *, conversation_ids: set[str]) -> dict[str, Ticket]:
+    """The live ticket of each of these conversations that has one."""
     query = (
         select(Ticket)
-        .where(Ticket.conversation_id == conversation_id, Ticket.live.is_(True))
-        .order_by(Ticket.id.desc())
-        .limit(1)
+        .where(Ticket.conversation_id.in_(conversation_ids), Ticket.live.is_(True))
+        .order_by(Ticket.id)
     )
-    return (await db.execute(query)).unique().scalar_one_or_none()
+    return {
+        ticket.conversation_id: ticket for ticket in (await db.execute(query)).unique().scalars()
+    }
 
 
 async def waiting_queue(db: AsyncSession, *, unoffered_only: bool = False) -> list[Ticket]:

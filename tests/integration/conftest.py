@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 
+from scripts.run import ACTION_SERVER_ENV, prepare_tracker_store
 from tests.conftest import PROJECT
 
 STARTUP_TIMEOUT = 240
@@ -159,7 +160,8 @@ def handoff_stack(trained_model: Path, tmp_path_factory) -> Iterator[HandoffStac
     rasa_port, actions_port, bridge_port = free_port(), free_port(), free_port()
     tracker_db = workdir / "tracker.db"
     database_url = f"sqlite:///{workdir / 'handoff.db'}"
-    api_token, rasa_token = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    # Hex: a token starting with "-" would read as an option to `rasa run`.
+    api_token, rasa_token = secrets.token_hex(16), secrets.token_hex(16)
     bridge_url = f"http://127.0.0.1:{bridge_port}"
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
@@ -178,7 +180,9 @@ def handoff_stack(trained_model: Path, tmp_path_factory) -> Iterator[HandoffStac
         "HANDOFF_RASA_TOKEN": rasa_token,
         "HANDOFF_SWEEP_INTERVAL_SECONDS": "1",
         "HANDOFF_DISCONNECT_GRACE_SECONDS": "3",
+        **ACTION_SERVER_ENV,
     }
+    prepare_tracker_store(endpoints)
     subprocess.run(
         [sys.executable, "-m", "handoff", "create-agent", "admin", "--role", "admin"],
         cwd=PROJECT,
