@@ -37,7 +37,7 @@ def test_only_the_intent_of_the_parse_data_travels():
     assert slim(bot) is bot
 
 
-async def wait_for(predicate, timeout: float = 10) -> None:
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         assert asyncio.get_running_loop().time() < deadline, "timed out"
