@@ -36,8 +36,10 @@ def responses_named_in_actions() -> set[str]:
 
 def test_rasa_data_validate_finds_only_rasa_36_false_alarms(domain_dict):
     """`rasa data validate` passes. Rasa 3.6 warns about every response that only
-    actions or forms use, and about the retrieval intent it merges into the
-    domain itself; anything else it says is a real problem."""
+    actions or forms use, about the retrieval intent it merges into the domain
+    itself, and about external intents (the handoff bridge triggers them;
+    nobody types them, so they have no examples); anything else it says is a
+    real problem."""
     result = subprocess.run(
         [RASA, "data", "validate"],
         cwd=PROJECT,
@@ -62,6 +64,7 @@ def test_rasa_data_validate_finds_only_rasa_36_false_alarms(domain_dict):
         for line in warnings
         if "is not used in any story or rule" not in line
         and "duplicated intents have been found across multiple domain files: faq" not in line
+        and not re.search(r"The intent 'EXTERNAL_\w+' is listed in the domain file", line)
     ]
     assert unexpected == []
 
