@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Protocol
 
 from handoff.agents.enums import AgentRole, Presence
-from handoff.tickets.enums import Priority
 
 
 class Candidate(Protocol):
@@ -64,11 +63,6 @@ class AgentRouter:
                 agent.id,
             ),
         )
-
-
-def queue_order(priority: str, queued_at: datetime) -> tuple[int, datetime]:
-    """Urgent before normal, then first come, first served."""
-    return (0 if priority == Priority.URGENT else 1, queued_at)
 
 
 def estimated_wait_seconds(position: int, agents_able: int, average_handling_seconds: float) -> int:

@@ -25,18 +25,6 @@ TEMPLATES = Path(__file__).parent / "templates"
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
 EMPTY = "—"
 
-# Page chrome the shared labels may not have yet; `label()` wins when it has them.
-CHROME: dict[str, tuple[str, str]] = {
-    "contents": ("目录", "Contents"),
-    "no_filters": ("无", "None"),
-    "more_rows": (
-        "另有 {count} 行未显示，完整数据见 {csv} 与 report.xlsx",
-        "{count} more rows in {csv} and report.xlsx",
-    ),
-    "chart_first_bars": ("图中仅显示前 {count} 项", "The chart shows the first {count} items"),
-    "about_data": ("数据说明", "About the data"),
-}
-
 
 def format_value(value: Cell, fmt: str = "number") -> str:
     """A cell or metric as an analyst reads it: 12.3%, 1 m 05 s, 12,345, —."""
@@ -156,7 +144,7 @@ def page_view(report: Report) -> PageView:
     language = report.language
 
     def text(key: str) -> str:
-        return _chrome(key, language)
+        return label(key, language)
 
     return PageView(
         lang=HTML_LANG.get(language, language),
@@ -227,10 +215,10 @@ def _table_view(table: Table, anchor: str, language: str) -> TableView:
         ],
         chart=render_chart(table, language=language, format_value=format_value),
         chart_hint=(
-            _chrome("chart_first_bars", language).format(count=MAX_BARS) if bar_overflow else None
+            label("chart_first_bars", language).format(count=MAX_BARS) if bar_overflow else None
         ),
         more=(
-            _chrome("more_rows", language).format(count=f"{hidden:,}", csv=csv_file_name(table))
+            label("more_rows", language).format(count=f"{hidden:,}", csv=csv_file_name(table))
             if hidden
             else None
         ),
@@ -246,14 +234,6 @@ def _is_numeric(table: Table, index: int) -> bool:
     return bool(values) and all(
         isinstance(v, int | float) and not isinstance(v, bool) for v in values
     )
-
-
-def _chrome(key: str, language: str) -> str:
-    text = label(key, language)
-    if text == key and key in CHROME:
-        zh, en = CHROME[key]
-        return zh if language == "zh" else en
-    return text
 
 
 def _stat(value: object) -> str:

@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from analytics.labels import LABELS
 from analytics.model import Chart, ChartKind, Metric, Report, Section, Table
 from analytics.output import write_report
+from tests.browser import headless_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 WIDTH = 1280
 HOSTILE = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 CJK_FAMILIES = ("WenQuanYi", "Noto Sans CJK", "Noto Serif CJK", "Source Han", "Droid Sans Fallback")
@@ -107,20 +105,9 @@ def chinese_report(monkeypatch: pytest.MonkeyPatch) -> Report:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        pytest.skip(f"The report screenshot test needs {' and '.join(missing)}.")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        f"--window-size={WIDTH},900",
-        "--hide-scrollbars",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = headless_chromium(
+        "The report screenshot test", f"--window-size={WIDTH},900", "--hide-scrollbars"
+    )
     try:
         yield driver
     finally:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from handoff.routing import AgentRouter, estimated_wait_seconds, queue_order
+from handoff.routing import AgentRouter, estimated_wait_seconds
 
 
 @dataclass
@@ -121,17 +121,6 @@ def test_the_router_does_not_change_what_it_is_given():
     active = {1: 1}
     AgentRouter(active=active).assign(Waiting(skipped_agent_ids=[2]), agents)
     assert active == {1: 1} and agents == [Person(1), Person(2)]
-
-
-def test_queue_order_is_urgent_first_then_first_come_first_served():
-    waiting = [
-        ("normal", at(9), "a"),
-        ("urgent", at(11), "b"),
-        ("normal", at(8), "c"),
-        ("urgent", at(10), "d"),
-    ]
-    served = sorted(waiting, key=lambda item: queue_order(item[0], item[1]))
-    assert [name for *_, name in served] == ["d", "b", "c", "a"]
 
 
 @pytest.mark.parametrize(

@@ -18,18 +18,16 @@ from selenium.common.exceptions import (
     NoSuchElementException,
     StaleElementReferenceException,
 )
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from tests.browser import headless_chromium
 from tests.integration.conftest import HandoffStack
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 TIMEOUT = 20
 PASSWORD = "password-123"
 XSS = "<img src=x onerror=alert(1)><script>window.__xss=1</script>"
@@ -37,23 +35,14 @@ XSS = "<img src=x onerror=alert(1)><script>window.__xss=1</script>"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[webdriver.Chrome]:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        pytest.skip(f"The console's browser test needs {' and '.join(missing)}.")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
+    # A Chinese agent's browser: the console starts in Chinese.
+    driver = headless_chromium(
+        "The console's browser test",
         "--window-size=1440,900",
         "--lang=zh-CN",
-    ):
-        options.add_argument(argument)
-    # A Chinese agent's browser: the console starts in Chinese.
-    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        prefs={"intl.accept_languages": "zh-CN,zh"},
+        log=True,
+    )
     try:
         yield driver
     finally:
