@@ -1,0 +1,1 @@
+"""One builder per report section; each `build()` returns a `Section`."""
