@@ -308,7 +308,8 @@ class ProcessStack:
     def _write_configs(self) -> tuple[Path, Path]:
         tracker_db = self.workdir / "tracker.db"
         tracker_store = (
-            f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{tracker_db}"\n'
+            "tracker_store:\n  type: addons.tracker_store.SQLTrackerStore\n"
+            f'  dialect: sqlite\n  db: "{tracker_db}"\n'
             if self._tracker_store == "sqlite"
             else ""  # Rasa's default: in memory
         )

@@ -71,8 +71,10 @@ def prepare_tracker_store(endpoints: Path = PROJECT / "endpoints.yml") -> None:
 
     import yaml
 
+    from analytics.config import is_sql_tracker_store
+
     store = (yaml.safe_load(endpoints.read_text()) or {}).get("tracker_store") or {}
-    if str(store.get("type", "")).lower() != "sql" or store.get("dialect", "sqlite") != "sqlite":
+    if not is_sql_tracker_store(store) or store.get("dialect", "sqlite") != "sqlite":
         return
     path = Path(str(store.get("db") or "rasa.db"))
     path = path if path.is_absolute() else PROJECT / path

@@ -53,6 +53,11 @@ class FaqRanker:
     def __post_init__(self) -> None:
         self.keys = sorted(set(self.phrasing_keys))
         self._column = {key: i for i, key in enumerate(self.keys)}
+        # Phrasings grouped by entry, in entry order, so one reduceat takes
+        # each entry's best phrasing.
+        columns = np.asarray([self._column[key] for key in self.phrasing_keys])
+        self._by_entry = np.argsort(columns, kind="stable")
+        self._entry_starts = np.searchsorted(columns[self._by_entry], np.arange(len(self.keys)))
 
     @classmethod
     def train(
@@ -70,10 +75,7 @@ class FaqRanker:
     def scores(self, messages: Sequence[Message]) -> np.ndarray:
         """Entry scores, messages × keys."""
         lexical = self.index.scores([m.get(TEXT) or "" for m in messages])
-        per_key = np.full((len(messages), len(self.keys)), -np.inf)
-        for document, key in enumerate(self.phrasing_keys):
-            column = self._column[key]
-            per_key[:, column] = np.maximum(per_key[:, column], lexical[:, document])
+        per_key = np.maximum.reduceat(lexical[:, self._by_entry], self._entry_starts, axis=1)
         total = _standardised(per_key)
         if self.classifier is not None:
             learned = np.full_like(total, np.nan)

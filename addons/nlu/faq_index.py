@@ -109,7 +109,9 @@ class Bm25View:
         coo = counts.tocoo()
         saturation = coo.data + k1 * (1 - b + b * lengths[coo.row] / max(average, 1e-9))
         weights = coo.data * (k1 + 1) / saturation * self.idf[coo.col]
-        self.weights = sp.csr_matrix((weights, (coo.row, coo.col)), shape=shape)
+        # Terms × documents, so scoring a query is one sparse product with no
+        # per-query transposition.
+        self.term_weights = sp.csr_matrix((weights, (coo.col, coo.row)), shape=shape[::-1])
 
     def scores(self, queries: Sequence[list[str]]) -> np.ndarray:
         """BM25 of every query (each distinct term once) against every document."""
@@ -118,9 +120,9 @@ class Bm25View:
             for column in {self.vocabulary[t] for t in terms if t in self.vocabulary}:
                 rows.append(row)
                 columns.append(column)
-        shape = (len(queries), self.weights.shape[1])
+        shape = (len(queries), self.term_weights.shape[0])
         query_matrix = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=shape)
-        return (query_matrix @ self.weights.T).toarray()
+        return (query_matrix @ self.term_weights).toarray()
 
 
 class FaqIndex:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
@@ -36,17 +37,28 @@ def sentence_blocks(message: Message, attribute: str = TEXT) -> dict[str, Block]
     pooled over tokens: summed for counts, averaged for dense vectors.
     """
     sentence: dict[str, Block] = {}
-    sequence: dict[str, Block] = {}
+    sequence: dict[str, Features] = {}
     for features in message.features:
         if features.attribute != attribute:
             continue
-        dense = features.is_dense()
         if features.type == FEATURE_TYPE_SENTENCE:
-            sentence[str(features.origin)] = Block(sp.csr_matrix(features.features), dense)
+            sentence[str(features.origin)] = Block(
+                sp.csr_matrix(features.features), features.is_dense()
+            )
         else:
-            pooled = features.features.mean(axis=0) if dense else features.features.sum(axis=0)
-            sequence[str(features.origin)] = Block(sp.csr_matrix(pooled), dense)
-    return {**sequence, **sentence}
+            sequence[str(features.origin)] = features
+    # Pooling is only needed where no sentence features exist, and it is the
+    # costly part at prediction time.
+    pooled = {
+        origin: _pooled(features) for origin, features in sequence.items() if origin not in sentence
+    }
+    return {**pooled, **sentence}
+
+
+def _pooled(features: Features) -> Block:
+    if features.is_dense():
+        return Block(sp.csr_matrix(features.features.mean(axis=0)), True)
+    return Block(sp.csr_matrix(features.features.sum(axis=0)), False)
 
 
 @dataclass
@@ -98,8 +110,9 @@ class FeatureBlocks:
         ):
             matrix = _stack([blocks.get(name) for blocks in per_message], width)
             if not dense:
-                matrix.data = np.log1p(matrix.data)
-                matrix = matrix @ sp.diags(idf)
+                # Sublinear TF times IDF, scaled in place: the same as
+                # multiplying by diag(idf), without building a width² matrix.
+                matrix.data = np.log1p(matrix.data) * idf[matrix.indices]
             matrix = normalize(matrix, copy=False) * weight
             columns.append(matrix)
         if not columns:
@@ -133,17 +146,19 @@ def _weight_for(origin: str, block_weights: dict[str, float] | None) -> float:
 
 
 def _stack(blocks: list[Block | None], width: int) -> sp.csr_matrix:
-    """Stacks 1-row matrices, padding rows of a vocabulary-less message."""
-    padded = []
-    for block in blocks:
-        row = block.matrix if block is not None else None
-        if row is None:
-            padded.append(sp.csr_matrix((1, width)))
-        elif row.shape[1] < width:
-            padded.append(sp.csr_matrix((row.data, row.indices, row.indptr), shape=(1, width)))
-        else:
-            padded.append(row[:, :width])
-    return sp.vstack(padded, format="csr").astype(np.float64)
+    """Stacks 1-row matrices into one row per message. A message without the
+    block (no vocabulary) gets an empty row; columns past `width`, words the
+    featurizer met after this model was trained, are dropped."""
+    rows = [block.matrix if block is not None else sp.csr_matrix((1, width)) for block in blocks]
+    if not rows:
+        return sp.csr_matrix((0, width))
+    kept = [(row.data[row.indices < width], row.indices[row.indices < width]) for row in rows]
+    data, indices = zip(*kept, strict=True)
+    indptr = np.cumsum([0, *(len(row_data) for row_data in data)])
+    return sp.csr_matrix(
+        (np.concatenate(data).astype(np.float64), np.concatenate(indices), indptr),
+        shape=(len(rows), width),
+    )
 
 
 @dataclass

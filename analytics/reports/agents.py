@@ -28,7 +28,9 @@ class AgentsReport:
             if ticket.csat_score is not None:
                 scores[ticket.agent].append(ticket.csat_score)
         transfers = c.tickets.transfers_by_agent(c.period) if c.tickets else {}
-        names = sorted(set(handled) | set(transfers), key=lambda name: (-handled.get(name, 0), name))
+        names = sorted(
+            set(handled) | set(transfers), key=lambda name: (-handled.get(name, 0), name)
+        )
         rows = [
             [
                 name,
@@ -48,8 +50,13 @@ class AgentsReport:
                     name="agent_performance",
                     title="agent_performance",
                     columns=[
-                        "agent", "handled", "resolved", "average_handling_time",
-                        "csat_average", "csat_responses", "transfers",
+                        "agent",
+                        "handled",
+                        "resolved",
+                        "average_handling_time",
+                        "csat_average",
+                        "csat_responses",
+                        "transfers",
                     ],  # fmt: skip
                     rows=rows,
                     chart=Chart(ChartKind.BAR, "agent", ("handled", "resolved")),

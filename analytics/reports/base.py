@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, cast, func, select
@@ -88,7 +88,6 @@ class ReportContext:
         return {self.day_label(row[0]): row[1] if len(row) == 2 else row[1:] for row in rows}
 
 
-
 def rate(part: float | None, whole: float | None) -> float | None:
     return None if not whole else (part or 0) / whole
 
@@ -102,10 +101,7 @@ def percentiles(
     values = query.subquery()
     value = func.round(values.c[0], precision)
     histogram = connection.execute(
-        select(value, func.count())
-        .where(values.c[0].is_not(None))
-        .group_by(value)
-        .order_by(value)
+        select(value, func.count()).where(values.c[0].is_not(None)).group_by(value).order_by(value)
     ).all()
     total = sum(count for _, count in histogram)
     results: list[float | None] = []

@@ -56,8 +56,12 @@ class ChannelsReport:
                     name="channel_effectiveness",
                     title="channel_effectiveness",
                     columns=[
-                        "channel", "conversations", "containment_rate", "handoff_rate",
-                        "csat_average", "human_resolution_p50",
+                        "channel",
+                        "conversations",
+                        "containment_rate",
+                        "handoff_rate",
+                        "csat_average",
+                        "human_resolution_p50",
                     ],  # fmt: skip
                     rows=table_rows,
                     chart=Chart(ChartKind.BAR, "channel", ("containment_rate",)),

@@ -49,14 +49,22 @@ class KnowledgeGapsReport:
                 .order_by(func.count().desc(), messages.c.text)
                 .limit(MAX_DISTINCT_QUESTIONS)
             ).all()
-        self.clusters = cluster_questions([(text, intent or "", count) for text, intent, count in rows])
+        self.clusters = cluster_questions(
+            [(text, intent or "", count) for text, intent, count in rows]
+        )
         return Section(
             name="knowledge_gaps",
             tables=[
                 Table(
                     name="knowledge_gaps",
                     title="knowledge_gaps",
-                    columns=["cluster", "messages", "distinct_questions", "intent_guessed", "examples"],
+                    columns=[
+                        "cluster",
+                        "messages",
+                        "distinct_questions",
+                        "intent_guessed",
+                        "examples",
+                    ],
                     rows=[
                         [
                             f"gap_{i:02d}",
@@ -141,16 +149,15 @@ def _char_ngram_vectors(texts: list[str]) -> list[dict[str, float]]:
         grams: Counter[str] = Counter()
         for run in _CJK_RUN.findall(text):
             grams.update(run[i : i + n] for n in (1, 2, 3) for i in range(len(run) - n + 1))
-        grams.update(
-            word for word in _LATIN_WORD.findall(text.lower()) if word not in STOP_WORDS
-        )
+        grams.update(word for word in _LATIN_WORD.findall(text.lower()) if word not in STOP_WORDS)
         grams_of.append(grams)
     document_frequency = Counter(gram for grams in grams_of for gram in grams)
     total = len(texts)
     vectors = []
     for grams in grams_of:
         weights = {
-            gram: (1 + math.log(count)) * (math.log((1 + total) / (1 + document_frequency[gram])) + 1)
+            gram: (1 + math.log(count))
+            * (math.log((1 + total) / (1 + document_frequency[gram])) + 1)
             for gram, count in grams.items()
         }
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0

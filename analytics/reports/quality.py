@@ -34,9 +34,7 @@ class QualityReport:
                 ).where(c.conversation_scope(), talked)
             ).one()
             asked, fallbacks, lows = db.execute(
-                c.messages_query(
-                    func.count(), _count_if(messages.c.fallback), _count_if(low)
-                )
+                c.messages_query(func.count(), _count_if(messages.c.fallback), _count_if(low))
             ).one()
             reasons = dict(
                 db.execute(

@@ -64,7 +64,9 @@ class QuestionsReport:
                 before[topic] += count
         intents = intent_counts.most_common()
         faqs = faq_counts.most_common(TOP)
-        movement = [(topic, recent[topic], before[topic]) for topic in recent.keys() | before.keys()]
+        movement = [
+            (topic, recent[topic], before[topic]) for topic in recent.keys() | before.keys()
+        ]
         total = sum(count for _, count in intents)
         return Section(
             name="questions",
@@ -96,7 +98,9 @@ class QuestionsReport:
             totals[topic] += count
         cells = weekly
         top = [topic for topic, _ in totals.most_common(TREND_SERIES)]
-        rows = [[week, *(cells.get((week, t), 0) for t in top)] for week in self.context.period.weeks()]
+        rows = [
+            [week, *(cells.get((week, t), 0) for t in top)] for week in self.context.period.weeks()
+        ]
         return Table(
             name="weekly_topic_trends",
             title="weekly_topic_trends",

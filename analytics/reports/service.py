@@ -17,7 +17,11 @@ OPEN_STATUSES = ("pending", "in_progress", "reopened")
 
 
 def _spans(pairs: Iterable[tuple[float | None, float | None]]) -> list[float]:
-    return [end - start for start, end in pairs if start is not None and end is not None and end >= start]
+    return [
+        end - start
+        for start, end in pairs
+        if start is not None and end is not None and end >= start
+    ]
 
 
 class ServiceReport:
@@ -29,7 +33,9 @@ class ServiceReport:
         with c.warehouse.connect() as db:
             bot_response = c.messages_query(messages.c.response_seconds)
             contained = select(conversations.c.ended_at - conversations.c.started_at).where(
-                c.conversation_scope(), ~conversations.c.handoff, conversations.c.customer_messages > 0
+                c.conversation_scope(),
+                ~conversations.c.handoff,
+                conversations.c.customer_messages > 0,
             )
             response_p50, response_p90 = percentiles(db, bot_response, (0.5, 0.9), precision=1)
             resolution_p50, resolution_p90 = percentiles(db, contained, (0.5, 0.9), precision=0)
@@ -67,7 +73,12 @@ class ServiceReport:
                     columns=["measure", "p50", "p90", "count"],
                     rows=[
                         ["bot_response", bot["bot_response_p50"], bot["bot_response_p90"], None],
-                        ["bot_resolution", bot["bot_resolution_p50"], bot["bot_resolution_p90"], None],
+                        [
+                            "bot_resolution",
+                            bot["bot_resolution_p50"],
+                            bot["bot_resolution_p90"],
+                            None,
+                        ],
                         ["human_first_response", *_p50_p90(first), len(first)],
                         ["queue_wait", *_p50_p90(wait), len(wait)],
                         ["human_resolution", *_p50_p90(resolution), len(resolution)],

@@ -4,7 +4,6 @@ every figure a test expects can be computed by hand."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -144,27 +143,6 @@ def write_tickets(url: str, tickets: list[dict[str, Any]], transfers: list[int] 
                 {"t": ticket_id, "at": datetime(2026, 11, 3, 12)},
             )
     engine.dispose()
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards; skips without a server."""
-    import uuid
-
-    admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"analytics_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", future=True)
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as error:
-        pytest.skip(f"PostgreSQL is not reachable: {error}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
 
 
 @pytest.fixture

@@ -166,7 +166,8 @@ def handoff_stack(trained_model: Path, tmp_path_factory) -> Iterator[HandoffStac
     endpoints = workdir / "endpoints.yml"
     endpoints.write_text(
         f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-        f'tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: "{tracker_db}"\n'
+        "tracker_store:\n  type: addons.tracker_store.SQLTrackerStore\n"
+        f'  dialect: sqlite\n  db: "{tracker_db}"\n'
         f'event_broker:\n  type: addons.broker.HandoffEventBroker\n  url: "{bridge_url}"\n'
     )
     environment = {

@@ -1,0 +1,131 @@
+"""Our SQL tracker store publishes exactly the events Rasa's would, without
+reading the conversation back on every save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
+from rasa.core.tracker_store import TrackerStore, create_tracker_store
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    ConversationPaused,
+    SessionStarted,
+    UserUttered,
+)
+from rasa.utils.endpoints import EndpointConfig
+from sqlalchemy.engine import make_url
+
+from addons.tracker_store import SQLTrackerStore
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+class RecordingBroker(EventBroker):
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.published.append(event)
+
+
+def store_settings(url: str) -> dict[str, Any]:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return {"dialect": "sqlite", "db": parsed.database}
+    return {
+        "dialect": "postgresql",
+        "host": parsed.host,
+        "port": parsed.port,
+        "username": parsed.username,
+        "db": parsed.database,
+    }
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tracker.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+async def converse(store: TrackerStore, domain: Domain) -> None:
+    """Three saves, the last starting a new session, as Rasa's processor does."""
+    tracker = await store.get_or_create_tracker("customer-1", append_action_listen=False)
+    for event in [
+        ActionExecuted("action_session_start"),
+        SessionStarted(),
+        ActionExecuted("action_listen"),
+        UserUttered("我要转人工", {"name": "human_handoff", "confidence": 0.9}),
+    ]:
+        tracker.update(event, domain)
+    await store.save(tracker)
+
+    tracker = await store.retrieve("customer-1")
+    tracker.update(ConversationPaused(), domain)
+    tracker.update(BotUttered("您好，我是客服小王", metadata={"agent_id": "7"}), domain)
+    await store.save(tracker)
+
+    tracker = await store.retrieve("customer-1")
+    tracker.update(ActionExecuted("action_session_start"), domain)
+    tracker.update(SessionStarted(timestamp=tracker.events[-1].timestamp + 1), domain)
+    tracker.update(UserUttered("hello again", {"name": "greet", "confidence": 0.9}), domain)
+    await store.save(tracker)
+
+
+async def test_it_publishes_what_rasas_store_publishes_once_each(database_url, tmp_path):
+    domain = Domain.load(PROJECT / "domain.yml")
+    ours_broker, rasas_broker = RecordingBroker(), RecordingBroker()
+    ours = SQLTrackerStore(domain, event_broker=ours_broker, **store_settings(database_url))
+    reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
+    rasas = RasaSQLTrackerStore(domain, event_broker=rasas_broker, **store_settings(reference_url))
+
+    await converse(ours, domain)
+    await converse(rasas, domain)
+
+    def comparable(published: list[dict[str, Any]]) -> list[tuple]:
+        return [(event["event"], event.get("text"), event.get("name")) for event in published]
+
+    assert comparable(ours_broker.published) == comparable(rasas_broker.published)
+    assert [event["event"] for event in ours_broker.published] == [
+        "action", "session_started", "action", "user",  # first save
+        "pause", "bot",  # second
+        "action", "session_started", "user",  # third, a new session
+    ]  # fmt: skip
+    stored = await ours.retrieve_full_tracker("customer-1")
+    assert [event.type_name for event in stored.events] == [
+        event["event"] for event in ours_broker.published
+    ]
+
+
+async def test_saving_does_not_read_the_conversation_back(tmp_path, monkeypatch):
+    domain = Domain.load(PROJECT / "domain.yml")
+    broker = RecordingBroker()
+    store = SQLTrackerStore(
+        domain, event_broker=broker, dialect="sqlite", db=str(tmp_path / "t.db")
+    )
+    tracker = store.init_tracker("customer-2")
+    tracker.update(UserUttered("你好", {"name": "greet", "confidence": 1.0}), domain)
+
+    async def no_reads(*_: Any) -> None:
+        raise AssertionError("save read the conversation back")
+
+    monkeypatch.setattr(store, "retrieve", no_reads)
+    await store.save(tracker)
+    assert [event["text"] for event in broker.published] == ["你好"]
+
+
+def test_the_projects_endpoints_load_this_store(tmp_path):
+    """Rasa falls back to an in-memory store, silently losing conversations,
+    when a custom type does not import: the project's type must load."""
+    settings = yaml.safe_load((PROJECT / "endpoints.yml").read_text())["tracker_store"]
+    assert settings["type"] == "addons.tracker_store.SQLTrackerStore"
+    settings["db"] = str(tmp_path / "tracker.db")
+    store = create_tracker_store(EndpointConfig.from_dict(settings), Domain.empty())
+    assert isinstance(store, SQLTrackerStore)
