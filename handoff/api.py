@@ -205,7 +205,10 @@ async def send_message(request: web.Request) -> web.Response:
     agent = require(request, *HANDLERS)
     data = await parse_body(request, MessageIn)
     message = await request.app[FLOWS].send_message(
-        int_param(request, "ticket_id"), agent=agent, text=data.text
+        int_param(request, "ticket_id"),
+        agent=agent,
+        text=data.text,
+        client_message_id=data.client_message_id,
     )
     return web.json_response(message, status=201)
 

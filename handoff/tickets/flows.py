@@ -8,8 +8,10 @@ Rasa and publishes events, so nothing is announced that did not happen.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -24,6 +26,7 @@ from handoff.errors import Conflict, Forbidden, InvalidInput, InvalidTransition,
 from handoff.events import EventBus
 from handoff.notices import notice
 from handoff.rasa import RasaClient
+from handoff.replies import SentReplies
 from handoff.routing import estimated_wait_seconds
 from handoff.tickets import service as tickets
 from handoff.tickets.enums import WAITING_STATUSES, Priority, TicketStatus
@@ -70,6 +73,7 @@ class TicketFlows:
         self._bus = bus
         self._rasa = rasa
         self._default_handling_seconds = default_handling_seconds
+        self._replies = SentReplies()
         # The dispatcher offers waiting conversations whenever the queue or
         # an agent's load changes.
         self.on_queue_changed = on_queue_changed or (lambda: None)
@@ -282,15 +286,25 @@ class TicketFlows:
 
     # --- talking -------------------------------------------------------------
 
-    async def send_message(self, ticket_id: int, *, agent: Agent, text: str) -> dict[str, Any]:
+    async def send_message(
+        self, ticket_id: int, *, agent: Agent, text: str, client_message_id: str | None = None
+    ) -> dict[str, Any]:
         """The agent's reply goes to the customer through Rasa, which logs it
-        in the tracker and sends it on the customer's latest channel."""
+        in the tracker and sends it on the customer's latest channel. With a
+        `client_message_id`, sending the same reply again delivers it once."""
         async with self._db.reading() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
         _require_owner(ticket, agent, strict=True)
         if not ticket.live or ticket.status != TicketStatus.IN_PROGRESS:
             raise InvalidTransition("The customer is no longer connected to you on this ticket.")
-        message = await self._tell_customer(ticket, text, agent)
+        if client_message_id is None:
+            message = await self._tell_customer(ticket, text, agent)
+        else:
+            message = await self._replies.send_once(
+                (ticket.id, agent.id, client_message_id),
+                send=lambda: self._tell_customer(ticket, text, agent, client_message_id),
+                find_delivered=lambda: self._delivered_reply(ticket, agent, client_message_id),
+            )
         if ticket.first_response_at is None:
             async with self._db.transaction() as db:
                 await db.execute(
@@ -309,17 +323,42 @@ class TicketFlows:
         except RasaUnavailable:
             logger.warning("Could not tell conversation %s: %s", ticket.conversation_id, text)
 
-    async def _tell_customer(self, ticket: Ticket, text: str, agent: Agent) -> dict[str, Any]:
-        message_id = uuid.uuid4().hex
+    async def _tell_customer(
+        self, ticket: Ticket, text: str, agent: Agent, client_message_id: str | None = None
+    ) -> dict[str, Any]:
         metadata = {
             "agent_id": agent.id,
             "agent_name": agent.display_name,
             "ticket_id": ticket.id,
-            "message_id": message_id,
+            "message_id": uuid.uuid4().hex,
         }
+        if client_message_id is not None:
+            metadata["client_message_id"] = client_message_id
         await self._rasa.append_events(
             ticket.conversation_id, [{"event": "bot", "text": text, "metadata": metadata}]
         )
+        return self._publish_reply(ticket, agent, text, metadata["message_id"], utcnow())
+
+    async def _delivered_reply(
+        self, ticket: Ticket, agent: Agent, client_message_id: str
+    ) -> dict[str, Any] | None:
+        """The reply as Rasa logged it, if an earlier, failed-looking send got through."""
+        tracker = await self._rasa.tracker(ticket.conversation_id)
+        for event in reversed(tracker.get("events") or []):
+            metadata = event.get("metadata") or {}
+            if (
+                event.get("event") == "bot"
+                and metadata.get("client_message_id") == client_message_id
+                and metadata.get("agent_id") == agent.id
+            ):
+                at = datetime.fromtimestamp(event.get("timestamp") or time.time(), UTC)
+                at = at.replace(tzinfo=None)  # the bridge's naive UTC
+                return self._publish_reply(ticket, agent, event["text"], metadata["message_id"], at)
+        return None
+
+    def _publish_reply(
+        self, ticket: Ticket, agent: Agent, text: str, message_id: str, at: datetime
+    ) -> dict[str, Any]:
         message = {
             "ticket_id": ticket.id,
             "owner_id": ticket.assignee_id,
@@ -329,7 +368,7 @@ class TicketFlows:
             "agent_id": agent.id,
             "agent_name": agent.display_name,
             "text": text,
-            "at": isoformat(utcnow()),
+            "at": isoformat(at),
         }
         self._bus.publish(events.MESSAGE_FROM_AGENT, message)
         return message

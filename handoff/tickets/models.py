@@ -235,6 +235,9 @@ class NoteIn(BaseModel):
 
 class MessageIn(BaseModel):
     text: str = Field(..., min_length=1, max_length=MAX_TEXT)
+    # The client's own id for this reply: sending it again with the same id
+    # (after a timeout, say) reaches the customer once.
+    client_message_id: str | None = Field(None, regex=r"^[A-Za-z0-9_-]{8,64}$")
 
 
 class CsatIn(BaseModel):

@@ -162,6 +162,8 @@ class FakeRasa:
     parse_result: dict[str, Any] = field(default_factory=dict)
     domain: dict[str, Any] = field(default_factory=lambda: {"responses": {}})
     down: bool = False
+    # Applies appended events, then fails as if its answer were lost.
+    loses_answers: bool = False
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -188,6 +190,14 @@ class FakeRasa:
         return [
             event["text"]
             for event in self.sent_events(conversation_id)
+            if event["event"] == "bot" and (event.get("metadata") or {}).get("agent_id")
+        ]
+
+    def logged_agent_messages(self, conversation_id: str) -> list[str]:
+        """Agent messages as the tracker holds them: without refused calls."""
+        return [
+            event["text"]
+            for event in self._state(conversation_id)["events"]
             if event["event"] == "bot" and (event.get("metadata") or {}).get("agent_id")
         ]
 
@@ -231,6 +241,8 @@ class FakeRasa:
             state["events"].append({**event, "timestamp": time.time()})
             if event["event"] in ("pause", "resume"):
                 state["paused"] = event["event"] == "pause"
+        if self.loses_answers:
+            raise web.HTTPGatewayTimeout(text="the answer was lost")
         return web.json_response(state)
 
     async def _trigger(self, request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@ and the work agents do on tickets, checked on what the bridge sent Rasa."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -379,6 +380,72 @@ async def test_when_rasa_is_down_a_message_fails_with_502_and_is_not_counted(bri
     )
     assert body["error"]["code"] == "rasa_unavailable"
     assert (await bridge.ticket(ticket["id"]))["first_response_at"] is None
+
+
+async def test_a_reply_sent_again_with_its_client_id_reaches_the_customer_once(bridge):
+    ticket, agent = await live_ticket(bridge, "c1")
+    path = f"/api/tickets/{ticket['id']}/messages"
+    greeting = len(bridge.rasa.logged_agent_messages("c1"))  # the claim's "agent joined"
+    reply = {"text": "您好，我来看看", "client_message_id": "reply-0001"}
+    first = await bridge.post(path, agent, json=reply, expect=201)
+    again = await bridge.post(path, agent, json=reply, expect=201)
+    assert again == first
+    assert bridge.rasa.logged_agent_messages("c1")[greeting:] == ["您好，我来看看"]
+    # Without an id every send is a new reply.
+    await bridge.post(path, agent, json={"text": "ok"}, expect=201)
+    await bridge.post(path, agent, json={"text": "ok"}, expect=201)
+    assert bridge.rasa.logged_agent_messages("c1")[greeting + 1 :] == ["ok", "ok"]
+
+
+async def test_concurrent_sends_of_one_reply_deliver_it_once(bridge):
+    ticket, agent = await live_ticket(bridge, "c1")
+    path = f"/api/tickets/{ticket['id']}/messages"
+    greeting = len(bridge.rasa.logged_agent_messages("c1"))  # the claim's "agent joined"
+    reply = {"text": "hi", "client_message_id": "double-click"}
+    sent = await asyncio.gather(
+        *(bridge.post(path, agent, json=reply, expect=201) for _ in range(3))
+    )
+    assert len({message["message_id"] for message in sent}) == 1
+    assert bridge.rasa.logged_agent_messages("c1")[greeting:] == ["hi"]
+
+
+async def test_a_reply_whose_answer_was_lost_is_found_not_sent_again(bridge):
+    ticket, agent = await live_ticket(bridge, "c1")
+    path = f"/api/tickets/{ticket['id']}/messages"
+    greeting = len(bridge.rasa.logged_agent_messages("c1"))  # the claim's "agent joined"
+    reply = {"text": "您的退款已提交", "client_message_id": "lost-answer-1"}
+    bridge.rasa.loses_answers = True
+    await bridge.post(path, agent, json=reply, expect=502)
+    bridge.rasa.loses_answers = False
+    retried = await bridge.post(path, agent, json=reply, expect=201)
+    assert bridge.rasa.logged_agent_messages("c1")[greeting:] == ["您的退款已提交"]
+    logged = bridge.rasa.sent_events("c1")[-1]["metadata"]
+    assert retried["message_id"] == logged["message_id"]
+    assert logged["client_message_id"] == "lost-answer-1"
+
+
+async def test_a_reply_rasa_never_got_is_sent_on_retry(bridge):
+    ticket, agent = await live_ticket(bridge, "c1")
+    path = f"/api/tickets/{ticket['id']}/messages"
+    greeting = len(bridge.rasa.logged_agent_messages("c1"))  # the claim's "agent joined"
+    reply = {"text": "hi", "client_message_id": "rasa-was-down"}
+    bridge.rasa.down = True
+    await bridge.post(path, agent, json=reply, expect=502)
+    bridge.rasa.down = False
+    await bridge.post(path, agent, json=reply, expect=201)
+    assert bridge.rasa.logged_agent_messages("c1")[greeting:] == ["hi"]
+
+
+@pytest.mark.parametrize("client_message_id", ["short", "x" * 65, "has space", "<b>1234</b>"])
+async def test_client_message_ids_are_checked(bridge, client_message_id):
+    ticket, agent = await live_ticket(bridge)
+    await bridge.post(
+        f"/api/tickets/{ticket['id']}/messages",
+        agent,
+        json={"text": "hi", "client_message_id": client_message_id},
+        expect=422,
+    )
+    assert "hi" not in bridge.rasa.agent_messages(ticket["conversation_id"])
 
 
 @pytest.mark.parametrize("text", ["", "x" * 4001], ids=["empty", "too-long"])

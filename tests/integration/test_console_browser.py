@@ -189,6 +189,13 @@ def test_an_agent_takes_over_a_conversation_in_the_console(
         lambda: reply in agent_replies(assistant.tracker(customer), agent["id"]),
         what="the agent's reply in the tracker",
     )
+    logged = next(
+        event
+        for event in assistant.tracker(customer)["events"]
+        if event["event"] == "bot" and event.get("text") == reply
+    )
+    # The console names each reply, so resending one after an error is safe.
+    assert len(logged["metadata"]["client_message_id"]) == 32
 
     # Agent assist: the customer's question brings answers; one is sent as is.
     question = "退货运费谁出呀"

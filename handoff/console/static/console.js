@@ -1713,6 +1713,14 @@
 
   // --- replying -------------------------------------------------------------------------------
 
+  function newClientMessageId() {
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (byte) {
+      return ("0" + byte.toString(16)).slice(-2);
+    }).join("");
+  }
+
   function sendReply(text) {
     var open = state.open;
     text = (text || "").trim();
@@ -1720,10 +1728,17 @@
       return Promise.resolve(false);
     }
     open.sending = true;
+    // A reply keeps its id until it is sent, so sending it again after an
+    // error or a timeout reaches the customer once.
+    if (!open.pendingReply || open.pendingReply.text !== text) {
+      open.pendingReply = { text: text, id: newClientMessageId() };
+    }
     var sendButton = $("reply-send");
     sendButton.textContent = t("reply.sending");
     renderComposerState();
-    return api("POST", "/api/tickets/" + open.id + "/messages", { text: text }).then(function (message) {
+    var body = { text: text, client_message_id: open.pendingReply.id };
+    return api("POST", "/api/tickets/" + open.id + "/messages", body).then(function (message) {
+      open.pendingReply = null;
       if (state.open === open) {
         appendTurn(turnFromEvent(message), true);
       }
