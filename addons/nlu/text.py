@@ -36,6 +36,8 @@ _HAN = regex.compile(r"\p{Han}")
 # Markup, links and addresses say nothing about the language a person writes.
 _NOT_PROSE = regex.compile(r"<[^<>]{0,200}>|https?://\S+|www\.\S+|\S+@\S+")
 _LATIN_WORD = regex.compile(r"\p{Latin}+")
+_HAN_RUN = regex.compile(r"[\p{Han}〇]+")
+_PAIRABLE_WORD = regex.compile(r"[\p{Latin}\p{Nd}]+(?:['’]\p{Latin}+)*")
 
 # Full-width ASCII variants (U+FF01..U+FF5E) map to ASCII by a fixed offset;
 # the ideographic space maps to a plain space. The mapping keeps string length.
@@ -136,6 +138,12 @@ def detect_language(text: str) -> Language | None:
         return None
     # Chinese words average about 1.5 characters.
     return "zh" if han_chars / 1.5 >= latin_words else "en"
+
+
+def latin_word_runs(text: str) -> list[list[str]]:
+    """The Latin-script words (with digits) of each stretch of text between
+    Chinese characters: "my order 还没到 since monday" → [[my, order], [since, monday]]."""
+    return [_PAIRABLE_WORD.findall(chunk) for chunk in _HAN_RUN.split(text)]
 
 
 def is_decisive(text: str) -> bool:

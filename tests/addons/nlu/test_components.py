@@ -12,7 +12,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT_TOKENS
 
 from addons.nlu.char_embeddings import CharEmbeddingFeaturizer
-from addons.nlu.char_featurizer import CharNgramFeaturizer
+from addons.nlu.count_featurizers import CharNgramFeaturizer, LatinWordPairFeaturizer
 from addons.nlu.crf_entity_extractor import CharCRFEntityExtractor
 from addons.nlu.faq import FaqRetriever
 from addons.nlu.intent_classifier import LinearIntentClassifier
@@ -105,6 +105,7 @@ FEATURIZERS = [
     (MixedLanguageTokenizer, {}),
     (CountVectorsFeaturizer, {"alias": "words"}),
     (CharNgramFeaturizer, {"alias": "chars"}),
+    (LatinWordPairFeaturizer, {"alias": "word_pairs"}),
     (CharEmbeddingFeaturizer, {"alias": "char_vectors"}),
 ]
 
@@ -239,6 +240,31 @@ def test_components_without_training_data_do_nothing(tmp_path):
     assert message.get(INTENT) is None
     assert message.get("faq") is None
     assert message.get(ENTITIES, []) == []
+
+
+def test_word_pairs_are_adjacent_english_words_never_spanning_chinese(tmp_path):
+    data = training_data(
+        'version: "3.1"\nnlu:\n- intent: top_up\n  examples: |\n'
+        "    - how do I top up my card\n    - 我的order还没到 top up failed\n"
+        "- intent: rate\n  examples: |\n    - what is the exchange rate\n"
+    )
+    pipeline = MiniPipeline(
+        tmp_path, [(MixedLanguageTokenizer, {}), (LatinWordPairFeaturizer, {})]
+    ).train(data)
+    featurizer = pipeline.loaded[1]
+    vocabulary = featurizer.vectorizer.vocabulary
+    assert {"top up", "exchange rate", "my card"} <= set(vocabulary)
+    assert "my order" not in vocabulary and "order top" not in vocabulary
+
+    message = pipeline.parse("Top up  failed again, exchange RATE?")
+    (features,) = message.features  # sentence features only: a token has no pair
+    assert features.type == "sentence"
+    counted = {
+        pair for pair, column in vocabulary.items() if features.features.toarray()[0, column]
+    }
+    assert counted == {"top up", "up failed", "exchange rate"}
+    (chinese,) = pipeline.parse("全是中文 top 没有 up 英文").features
+    assert chinese.features.nnz == 0
 
 
 def test_an_invalid_pattern_is_a_clear_configuration_error(tmp_path):

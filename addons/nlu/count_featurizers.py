@@ -1,0 +1,201 @@
+"""Count features of the text as the customer typed it: character n-grams,
+and pairs of adjacent Latin-script words."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from typing import Any
+
+import scipy.sparse as sp
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
+from rasa.nlu.tokenizers.tokenizer import Tokenizer
+from rasa.shared.exceptions import InvalidConfigException
+from rasa.shared.nlu.constants import TEXT, TEXT_TOKENS
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from sklearn.feature_extraction.text import CountVectorizer
+
+from addons.nlu.text import MAX_ANALYSED_CHARS, latin_word_runs, to_half_width
+
+logger = logging.getLogger(__name__)
+
+_VOCABULARY_FILE = "vocabulary.json"
+
+
+class CountFeaturizer(SparseFeaturizer, GraphComponent):
+    """Counts what `_vectorizer` extracts from the normalized text, over a
+    vocabulary learned from the training examples. Subclasses say what to
+    count; sequence features (per token) only where counting a token alone
+    means something."""
+
+    per_token = True
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            **SparseFeaturizer.get_default_config(),
+            # Ignore terms seen in fewer training examples than this.
+            "min_df": 1,
+        }
+
+    @staticmethod
+    def required_components() -> list[type]:
+        return [Tokenizer]
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        """Nothing to check beyond Rasa's own featurizer settings."""
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        vocabulary: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__(execution_context.node_name, config)
+        self._model_storage = model_storage
+        self._resource = resource
+        self.vectorizer = self._vectorizer(vocabulary)
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> CountFeaturizer:
+        return cls(config, model_storage, resource, execution_context)
+
+    def _vectorizer(self, vocabulary: dict[str, int] | None) -> CountVectorizer:
+        raise NotImplementedError
+
+    def train(self, training_data: TrainingData) -> Resource:
+        texts = [_normalized(m.get(TEXT)) for m in training_data.training_examples if m.get(TEXT)]
+        if not texts:
+            logger.warning("%s found no training texts.", self.__class__.__name__)
+            return self._resource
+        try:
+            self.vectorizer.fit(texts)
+        except ValueError:  # scikit-learn's "empty vocabulary"
+            # Word pairs of an all-Chinese assistant, say: nothing to count.
+            logger.info("%s found nothing to count in the training texts.", type(self).__name__)
+            return self._resource
+        vocabulary = {gram: int(i) for gram, i in self.vectorizer.vocabulary_.items()}
+        with self._model_storage.write_to(self._resource) as directory:
+            (directory / _VOCABULARY_FILE).write_text(
+                json.dumps(vocabulary, ensure_ascii=False), "utf-8"
+            )
+        return self._resource
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self.process(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        if self.vectorizer.vocabulary is None:
+            return messages
+        for message in messages:
+            text = message.get(TEXT)
+            tokens = message.get(TEXT_TOKENS)
+            if not text or not tokens:
+                continue
+            sentence = self.vectorizer.transform([_normalized(text)])
+            sequence = (
+                sp.coo_matrix(self.vectorizer.transform([_normalized(t.text) for t in tokens]))
+                if self.per_token
+                else None
+            )
+            self.add_features_to_message(sequence, sp.coo_matrix(sentence), TEXT, message)
+        return messages
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> CountFeaturizer:
+        try:
+            with model_storage.read_from(resource) as directory:
+                vocabulary = json.loads((directory / _VOCABULARY_FILE).read_text("utf-8"))
+        except (ValueError, FileNotFoundError):
+            logger.debug("%s has no vocabulary yet.", cls.__name__)
+            vocabulary = None
+        return cls(config, model_storage, resource, execution_context, vocabulary)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class CharNgramFeaturizer(CountFeaturizer):
+    """Counts character n-grams of each whitespace-delimited chunk of the text.
+
+    Rasa's `CountVectorsFeaturizer` builds character n-grams from the tokens
+    joined by spaces. For Chinese that inserts a space at every jieba word
+    boundary, so "退货" and "退 货" become different n-grams depending on how
+    jieba happened to cut the sentence; on SMP2019 that costs about 1.5 points
+    of intent accuracy. Here the sentence features come from the text as the
+    customer typed it (width-folded and lowercased), and the sequence features
+    from each token, over the same vocabulary.
+    """
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**CountFeaturizer.get_default_config(), "min_ngram": 1, "max_ngram": 4}
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        if not 1 <= config["min_ngram"] <= config["max_ngram"]:
+            raise InvalidConfigException(
+                f"{cls.__name__} needs 1 <= min_ngram <= max_ngram, got "
+                f"{config['min_ngram']} and {config['max_ngram']}."
+            )
+
+    def _vectorizer(self, vocabulary: dict[str, int] | None) -> CountVectorizer:
+        return CountVectorizer(
+            analyzer="char_wb",
+            ngram_range=(self._config["min_ngram"], self._config["max_ngram"]),
+            lowercase=True,
+            min_df=self._config["min_df"],
+            vocabulary=vocabulary,
+            dtype=float,
+        )
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
+class LatinWordPairFeaturizer(CountFeaturizer):
+    """Counts pairs of adjacent Latin-script words: "top up", "exchange rate",
+    "card arrived". English requests often turn on such a pair while each word
+    alone says little; on BANKING77 the pairs add about 0.7 points of intent
+    accuracy (cross-validated on its training split). Chinese is left alone:
+    its character n-grams already span word boundaries, and jieba word pairs
+    measured worse on SMP2019. A pair never spans Chinese text, so "order 还没
+    到 today" pairs nothing.
+    """
+
+    per_token = False
+
+    def _vectorizer(self, vocabulary: dict[str, int] | None) -> CountVectorizer:
+        return CountVectorizer(
+            analyzer=_adjacent_pairs,
+            min_df=self._config["min_df"],
+            vocabulary=vocabulary,
+            dtype=float,
+        )
+
+
+def _adjacent_pairs(text: str) -> list[str]:
+    return [f"{a} {b}" for run in latin_word_runs(text) for a, b in itertools.pairwise(run)]
+
+
+def _normalized(text: str) -> str:
+    return to_half_width(text[:MAX_ANALYSED_CHARS]).lower()
