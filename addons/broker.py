@@ -31,7 +31,11 @@ import aiohttp
 from rasa.core.brokers.broker import EventBroker
 from rasa.utils.endpoints import EndpointConfig
 
+from addons import rasa_fixes
+
 logger = logging.getLogger(__name__)
+
+rasa_fixes.apply()
 
 DEFAULT_URL = "http://127.0.0.1:5056"
 DEFAULT_EVENT_TYPES = ("user", "bot", "pause", "resume")

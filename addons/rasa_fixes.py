@@ -1,9 +1,10 @@
-"""Fixes for Rasa 3.6 itself, applied when Rasa loads any of our addons.
+"""Fixes for Rasa 3.6 itself, applied when the Rasa server loads our event
+broker or tracker store (endpoints.yml).
 
 Rasa offers no plug-in point for these, so each one replaces a single Rasa
 function with one that keeps its behaviour, and says why here. `apply()` is
-idempotent; `addons/__init__.py` calls it, so every Rasa process that loads
-our components, broker or tracker store has them.
+idempotent. It is called from the modules only a Rasa server loads, so
+importing our NLU components (training, benchmarks) stays light.
 
 - The events endpoint (`POST /conversations/{id}/tracker/events`, which the
   handoff bridge calls for every agent message) validates the body with

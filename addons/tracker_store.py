@@ -21,6 +21,10 @@ from __future__ import annotations
 from rasa.core import tracker_store
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from addons import rasa_fixes
+
+rasa_fixes.apply()
+
 
 class SQLTrackerStore(tracker_store.SQLTrackerStore):
     async def stream_events(self, tracker: DialogueStateTracker) -> None:

@@ -46,8 +46,17 @@ class SentReplies:
         if task is None:
             task = asyncio.ensure_future(self._send(key, send, find_delivered))
             self._in_flight[key] = task
-            task.add_done_callback(lambda _: self._in_flight.pop(key, None))
+            task.add_done_callback(lambda done: self._settled(key, done))
         return await asyncio.shield(task)
+
+    def delivered(self, key: ReplyKey) -> Reply | None:
+        """The reply, if it is known to have reached Rasa."""
+        return self._sent.get(key)
+
+    def _settled(self, key: ReplyKey, task: asyncio.Task[Reply]) -> None:
+        self._in_flight.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # read, so a failure nobody waited for is not logged as lost
 
     async def _send(
         self,

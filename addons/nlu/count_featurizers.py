@@ -35,6 +35,8 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
     means something."""
 
     per_token = True
+    # Whether training data may hold nothing to count (then the block is left out).
+    may_find_nothing = False
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -86,7 +88,8 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
         try:
             self.vectorizer.fit(texts)
         except ValueError:  # scikit-learn's "empty vocabulary"
-            # Word pairs of an all-Chinese assistant, say: nothing to count.
+            if not self.may_find_nothing:
+                raise
             logger.info("%s found nothing to count in the training texts.", type(self).__name__)
             return self._resource
         vocabulary = {gram: int(i) for gram, i in self.vectorizer.vocabulary_.items()}
@@ -183,6 +186,7 @@ class LatinWordPairFeaturizer(CountFeaturizer):
     """
 
     per_token = False
+    may_find_nothing = True  # an all-Chinese assistant has no English pairs
 
     def _vectorizer(self, vocabulary: dict[str, int] | None) -> CountVectorizer:
         return CountVectorizer(

@@ -292,6 +292,10 @@ class TicketFlows:
         """The agent's reply goes to the customer through Rasa, which logs it
         in the tracker and sends it on the customer's latest channel. With a
         `client_message_id`, sending the same reply again delivers it once."""
+        key = (ticket_id, agent.id, client_message_id or "")
+        if client_message_id is not None and (sent := self._replies.delivered(key)):
+            # Answered as first sent, even if the ticket has moved on since.
+            return _same_reply(sent, text)
         async with self._db.reading() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
         _require_owner(ticket, agent, strict=True)
@@ -300,10 +304,13 @@ class TicketFlows:
         if client_message_id is None:
             message = await self._tell_customer(ticket, text, agent)
         else:
-            message = await self._replies.send_once(
-                (ticket.id, agent.id, client_message_id),
-                send=lambda: self._tell_customer(ticket, text, agent, client_message_id),
-                find_delivered=lambda: self._delivered_reply(ticket, agent, client_message_id),
+            message = _same_reply(
+                await self._replies.send_once(
+                    key,
+                    send=lambda: self._tell_customer(ticket, text, agent, client_message_id),
+                    find_delivered=lambda: self._delivered_reply(ticket, agent, client_message_id),
+                ),
+                text,
             )
         if ticket.first_response_at is None:
             async with self._db.transaction() as db:
@@ -576,3 +583,9 @@ def _require_owner(ticket: Ticket, agent: Agent, *, strict: bool = False) -> Non
     if agent.role == AgentRole.ADMIN and not strict:
         return
     raise Forbidden("This ticket is assigned to someone else.")
+
+
+def _same_reply(reply: dict[str, Any], text: str) -> dict[str, Any]:
+    if reply["text"] != text:
+        raise Conflict("This client_message_id was already used for a different reply.")
+    return reply

@@ -11,7 +11,7 @@ import pytest
 import rasa.server
 from rasa.shared.utils.schemas.events import EVENTS_SCHEMA
 
-import addons  # noqa: F401  (importing the package applies the fixes)
+import addons.broker  # noqa: F401  (importing it applies the fixes)
 from addons import rasa_fixes
 
 BODIES: list[Any] = [
@@ -37,7 +37,7 @@ def rasas_verdict(body: Any) -> str | None:
     return None
 
 
-def test_importing_addons_installs_the_fix():
+def test_loading_the_broker_installs_the_fix():
     assert rasa.server.validate_events_in_request_body is rasa_fixes.validate_events_in_request_body
 
 

@@ -397,6 +397,22 @@ async def test_a_reply_sent_again_with_its_client_id_reaches_the_customer_once(b
     assert bridge.rasa.logged_agent_messages("c1")[greeting + 1 :] == ["ok", "ok"]
 
 
+async def test_a_client_id_names_one_reply_even_after_the_ticket_moved_on(bridge):
+    ticket, agent = await live_ticket(bridge, "c1")
+    path = f"/api/tickets/{ticket['id']}/messages"
+    reply = {"text": "稍等", "client_message_id": "id-00001"}
+    first = await bridge.post(path, agent, json=reply, expect=201)
+    body = await bridge.post(
+        path, agent, json={"text": "别的话", "client_message_id": "id-00001"}, expect=409
+    )
+    assert "different reply" in body["error"]["message"]
+    await bridge.set_status(ticket["id"], "resolved", agent)
+    # The answer to a late retry is the reply as sent, not "no longer connected".
+    again = await bridge.post(path, agent, json=reply, expect=201)
+    assert again == first
+    assert bridge.rasa.logged_agent_messages("c1").count("稍等") == 1
+
+
 async def test_concurrent_sends_of_one_reply_deliver_it_once(bridge):
     ticket, agent = await live_ticket(bridge, "c1")
     path = f"/api/tickets/{ticket['id']}/messages"

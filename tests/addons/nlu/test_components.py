@@ -267,6 +267,15 @@ def test_word_pairs_are_adjacent_english_words_never_spanning_chinese(tmp_path):
     assert chinese.features.nnz == 0
 
 
+def test_character_n_grams_that_find_nothing_fail_training(tmp_path):
+    """Only word pairs may legitimately find nothing (an all-Chinese assistant)."""
+    data = training_data('version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n    - hi\n')
+    with pytest.raises(ValueError, match="min_df"):
+        MiniPipeline(
+            tmp_path, [(MixedLanguageTokenizer, {}), (CharNgramFeaturizer, {"min_df": 5})]
+        ).train(data)
+
+
 def test_an_invalid_pattern_is_a_clear_configuration_error(tmp_path):
     from rasa.shared.exceptions import InvalidConfigException
 
