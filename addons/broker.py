@@ -14,8 +14,8 @@ endpoints.yml:
 
     event_broker:
       type: addons.broker.HandoffEventBroker
-      url: http://127.0.0.1:5056       # or HANDOFF_URL
-      # the token comes from HANDOFF_API_TOKEN
+      url: http://127.0.0.1:5056       # HANDOFF_URL overrides it
+      # the token comes from HANDOFF_API_TOKEN (or `token:` here)
 """
 
 from __future__ import annotations
@@ -87,9 +87,12 @@ class HandoffEventBroker(EventBroker):
     async def from_endpoint_config(
         cls, broker_config: EndpointConfig, event_loop: AbstractEventLoop | None = None
     ) -> HandoffEventBroker:
+        """The environment wins over endpoints.yml, as the operator's override:
+        `make run` points HANDOFF_URL at the port it started the bridge on."""
         kwargs = dict(broker_config.kwargs)
-        url = broker_config.url or os.environ.get("HANDOFF_URL") or DEFAULT_URL
-        token = kwargs.pop("token", None) or os.environ.get("HANDOFF_API_TOKEN", "")
+        url = os.environ.get("HANDOFF_URL") or broker_config.url or DEFAULT_URL
+        # Rasa keeps a `token:` setting on the config itself, not in kwargs.
+        token = os.environ.get("HANDOFF_API_TOKEN") or broker_config.token or ""
         if "event_types" in kwargs:
             kwargs["event_types"] = tuple(kwargs["event_types"])
         return cls(url=url, token=token, **kwargs)

@@ -57,7 +57,6 @@ class Conversation:
     escalated: bool = False
     abandoned: bool = False
     fallbacks: int = 0
-    last_event_id: int = 0
     messages: list[Message] = field(default_factory=list)
 
 
@@ -85,7 +84,6 @@ class ConversationFolder:
             return
         conversation = self._current or self._start(event_id, at)
         conversation.ended_at = max(conversation.ended_at, at)
-        conversation.last_event_id = event_id
         handler = getattr(self, f"_on_{kind}", None)
         if handler is not None:
             handler(conversation, at, event)

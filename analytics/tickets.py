@@ -70,6 +70,7 @@ ticket_events = Table(
     Column("at", DateTime),
 )
 TRANSFERRED = "ticket.transferred"
+OPEN_STATUSES = ("pending", "in_progress", "reopened")
 FILTER_COLUMNS = {"channel": tickets.c.channel, "language": tickets.c.language,
                   "category": tickets.c.category}  # fmt: skip
 
@@ -177,7 +178,7 @@ class TicketSource:
     def open_at(self, moment: datetime, filters: dict[str, str]) -> list[tuple[str, float]]:
         """(status then, created_at) of the tickets open at `moment`: created
         before it and either still open or resolved only later."""
-        still_open = tickets.c.status.in_(["pending", "in_progress", "reopened"])
+        still_open = tickets.c.status.in_(OPEN_STATUSES)
         resolved_later = tickets.c.resolved_at >= moment
         clauses = [tickets.c.created_at < moment, still_open | resolved_later]
         clauses += [FILTER_COLUMNS[name] == value for name, value in filters.items()]

@@ -71,17 +71,21 @@ class ReportContext:
         """Days since 1970-01-01 in the report's time zone."""
         return cast((column + self.period.offset_seconds) / 86400, Integer)
 
-    def week(self, column: ColumnElement) -> ColumnElement:
-        """The day number of the Monday of the time's week (1970-01-01 was a Thursday)."""
-        day = self.day(column)
-        return day - (day + 3) % 7
-
     def hour(self, column: ColumnElement) -> ColumnElement:
         return cast((column + self.period.offset_seconds) / 3600, Integer) % 24
 
     @staticmethod
     def day_label(day_number: int) -> str:
         return (EPOCH + timedelta(days=int(day_number))).isoformat()
+
+    @classmethod
+    def week_label(cls, day_number: int) -> str:
+        """The ISO date of the Monday of the day's week (1970-01-01 was a Thursday)."""
+        return cls.day_label(day_number - (day_number + 3) % 7)
+
+    def day_number(self, moment: float) -> int:
+        """Days since 1970-01-01 of a Unix time, in the report's time zone."""
+        return int((moment + self.period.offset_seconds) // 86400)
 
     def by_day(self, rows: Iterable[Sequence[Any]]) -> dict[str, Any]:
         """Query rows keyed by a day or week number, keyed by ISO date instead."""

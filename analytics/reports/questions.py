@@ -50,14 +50,13 @@ class QuestionsReport:
         weekly: Counter[tuple[str, str]] = Counter()
         recent: Counter[str] = Counter()
         before: Counter[str] = Counter()
-        latest_day = int((latest_start + c.period.offset_seconds) // 86400)
+        latest_day = c.day_number(latest_start)
         for day_number, intent, faq_key, count in groups:
             topic = faq_key or intent
             intent_counts[intent] += count
             if faq_key:
                 faq_counts[faq_key] += count
-            monday = day_number - (day_number + 3) % 7
-            weekly[(c.day_label(monday), topic)] += count
+            weekly[(c.week_label(day_number), topic)] += count
             if day_number >= latest_day:
                 recent[topic] += count
             elif day_number >= latest_day - 7:

@@ -4,7 +4,6 @@ agent, and the customers' comments."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
 
 from analytics.model import Chart, ChartKind, Metric, Section, Table
 from analytics.reports.base import ReportContext, average, rate
@@ -25,7 +24,9 @@ class SatisfactionReport:
         counts = {score: sum(1 for t in rated if t.csat_score == score) for score in SCORES}
         weekly: dict[str, list[int]] = defaultdict(list)
         for ticket in rated:
-            weekly[self._week(ticket.csat_at or ticket.created_at)].append(ticket.csat_score)
+            # By the week the ticket was opened, as every ticket figure of the
+            # period: a rating given after the period still has its week.
+            weekly[c.week_label(c.day_number(ticket.created_at))].append(ticket.csat_score)
         comments = sorted(
             (t for t in rated if t.csat_comment), key=lambda t: t.csat_at or 0, reverse=True
         )
@@ -86,10 +87,3 @@ class SatisfactionReport:
             rows=rows,
             chart=Chart(ChartKind.BAR, dimension, ("csat_average",)),
         )
-
-    def _week(self, moment: float) -> str:
-        local = datetime.fromtimestamp(moment, UTC) + timedelta(
-            seconds=self.context.period.offset_seconds
-        )
-        monday = local.date() - timedelta(days=local.weekday())
-        return monday.isoformat()

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from analytics.model import Chart, ChartKind, Metric, Section, Table
 from analytics.reports.base import ReportContext, nearest_rank, percentiles, rate
+from analytics.tickets import OPEN_STATUSES
 from analytics.warehouse import conversations, messages
 
 AGE_BUCKETS = ((3600, "<1h"), (4 * 3600, "1-4h"), (24 * 3600, "4-24h"), (72 * 3600, "1-3d"))
-OPEN_STATUSES = ("pending", "in_progress", "reopened")
 
 
 def _spans(pairs: Iterable[tuple[float | None, float | None]]) -> list[float]:

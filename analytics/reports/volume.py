@@ -119,7 +119,7 @@ class _Tally:
         count: int,
     ) -> None:
         self.day[c.day_label(day)] += count
-        self.week[c.day_label(day - (day + 3) % 7)] += count
+        self.week[c.week_label(day)] += count
         if hour is not None:
             self.hour[f"{int(hour):02d}"] += count
         self.by["channel"][channel or UNKNOWN] += count

@@ -30,7 +30,7 @@ from handoff.replies import SentReplies
 from handoff.routing import estimated_wait_seconds
 from handoff.tickets import service as tickets
 from handoff.tickets.enums import WAITING_STATUSES, Priority, TicketStatus
-from handoff.tickets.models import HandoffIn, Ticket, TicketIn
+from handoff.tickets.models import MAX_TEXT, HandoffIn, Ticket, TicketIn
 
 logger = logging.getLogger(__name__)
 
@@ -244,11 +244,17 @@ class TicketFlows:
             await self._notify_customer(ticket, notice("transferred", ticket.language), by)
         return ticket
 
-    async def requeue(self, ticket_id: int, *, reason: str) -> Ticket | None:
-        """Puts a live conversation back in the queue (agent gone or silent);
-        it keeps its place in line."""
+    async def requeue(
+        self, ticket_id: int, *, reason: str, declined_by: Agent | None = None
+    ) -> Ticket | None:
+        """Puts a live conversation back in the queue (agent gone or silent,
+        or `declined_by` the agent it is offered to); it keeps its place in line."""
         async with self._db.transaction() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
+            # Checked in the transaction: the offer may have been accepted or
+            # passed to someone else since the agent clicked.
+            if declined_by is not None and ticket.offered_to_id != declined_by.id:
+                raise Conflict("This conversation is not offered to you (any more).")
             if not ticket.live or ticket.status not in (
                 TicketStatus.IN_PROGRESS,
                 *WAITING_STATUSES,
@@ -278,11 +284,7 @@ class TicketFlows:
 
     async def decline(self, ticket_id: int, *, agent: Agent) -> Ticket | None:
         """The agent passes on an offer; it goes to the next agent at once."""
-        async with self._db.reading() as db:
-            ticket = await tickets.get(db, ticket_id=ticket_id)
-        if ticket.offered_to_id != agent.id:
-            raise Conflict("This conversation is not offered to you (any more).")
-        return await self.requeue(ticket_id, reason="offer_declined")
+        return await self.requeue(ticket_id, reason="offer_declined", declined_by=agent)
 
     # --- talking -------------------------------------------------------------
 
@@ -566,8 +568,13 @@ def _merge_handoff(ticket: Ticket, data: HandoffIn) -> None:
         ticket.handoff_reason = data.handoff_reason.value
     ticket.order_id = data.order_id or ticket.order_id
     ticket.context = {**(ticket.context or {}), **data.context}
-    if data.description and data.description not in (ticket.description or ""):
-        ticket.description = f"{ticket.description}\n{data.description}".strip()[:4000]
+    if data.description:
+        # Each request describes the conversation's latest lines, which mostly
+        # repeat the last request's: add only the new lines, and when the text
+        # grows too long keep the newest.
+        known = set((ticket.description or "").splitlines())
+        added = [line for line in data.description.splitlines() if line not in known]
+        ticket.description = "\n".join([ticket.description or "", *added]).strip()[-MAX_TEXT:]
 
 
 def _require_handler(agent: Agent) -> None:

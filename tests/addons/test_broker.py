@@ -4,12 +4,14 @@ retrying while the bridge is down."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable
+
+from rasa.utils.endpoints import EndpointConfig
 
 from addons.broker import HandoffEventBroker, slim
 from handoff.app import create_app
 from handoff.settings import Settings
+from tests.integration.conftest import free_port
 
 TOKEN = "broker-test-token"
 
@@ -44,12 +46,6 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
         await asyncio.sleep(0.05)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def test_events_wait_for_the_bridge_and_arrive_once(aiohttp_server, tmp_path):
     port = free_port()
     broker = HandoffEventBroker(url=f"http://127.0.0.1:{port}", token=TOKEN, max_backoff=0.2)
@@ -72,3 +68,15 @@ async def test_without_a_token_nothing_is_sent():
     broker.publish(user_event(1))
     assert broker._queue is None
     await broker.close()
+
+
+async def test_the_environment_overrides_endpoints_yml(monkeypatch):
+    """`make run` tells Rasa where it started the bridge through HANDOFF_URL."""
+    config = EndpointConfig.from_dict(
+        {"type": "addons.broker.HandoffEventBroker", "url": "http://127.0.0.1:5056", "token": "t1"}
+    )
+    monkeypatch.delenv("HANDOFF_API_TOKEN", raising=False)
+    monkeypatch.setenv("HANDOFF_URL", "http://127.0.0.1:6001")
+    broker = await HandoffEventBroker.from_endpoint_config(config)
+    assert broker.url == "http://127.0.0.1:6001/api/rasa/events"
+    assert broker._token == "t1"  # a token in endpoints.yml is used, not dropped

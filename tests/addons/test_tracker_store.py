@@ -23,8 +23,7 @@ from rasa.utils.endpoints import EndpointConfig
 from sqlalchemy.engine import make_url
 
 from addons.tracker_store import SQLTrackerStore
-
-PROJECT = Path(__file__).resolve().parents[2]
+from tests.conftest import PROJECT
 
 
 class RecordingBroker(EventBroker):

@@ -58,11 +58,12 @@ TICKETS: list[dict[str, Any]] = [
          "assigned_at": at(2, 11, 2, 10), "first_response_at": at(2, 11, 5),
          "resolved_at": at(2, 11, 10),
          "csat_score": 4, "csat_comment": "很耐心", "csat_at": at(2, 11, 11)},
-    # Waits 600 s, answered after 1200 s, resolved after 27 h (97,200 s); CSAT 2; transferred.
+    # Waits 600 s, answered after 1200 s, resolved after 27 h (97,200 s); CSAT 2, given
+    # after the period; transferred.
     {"channel": "rest", "category": "after_sales", "status": "resolved", "assignee_id": 1,
          "created_at": at(3, 9), "queued_at": at(3, 9), "assigned_at": at(3, 9, 10),
          "first_response_at": at(3, 9, 20), "resolved_at": at(4, 12), "csat_score": 2,
-         "csat_comment": "太慢", "csat_at": at(4, 12, 5)},
+         "csat_comment": "太慢", "csat_at": at(10, 9)},  # rated after the period
     # Still pending at the end of the period (created Nov 5), and one from before it.
     {"channel": "rest", "category": "complaint", "created_at": at(5)},
     {"channel": "rest", "category": "general", "created_at": at(1)},
@@ -157,6 +158,7 @@ def test_every_figure_matches_the_hand_count(sources, tmp_path):
         "csat_satisfied_share": 0.5,
     }  # fmt: skip
     assert satisfaction["csat_distribution"][1] == ["2", 1, 0.5]
+    assert satisfaction["csat_by_week"] == [["2026-11-02", 2, 3.0]]
     assert [row[-1] for row in satisfaction["csat_comments"]] == ["太慢", "很耐心"]
 
     channels = section(built, "channels")["channel_effectiveness"]

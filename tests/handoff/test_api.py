@@ -784,6 +784,22 @@ async def test_every_answer_carries_the_security_headers(bridge):
         assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
+async def test_a_second_request_adds_only_the_new_lines_to_the_description(bridge):
+    first = await bridge.handoff("c1", description="客户：我要退货\n机器人：请提供订单号")
+    transcript = "机器人：请提供订单号\n客户：250203118876\n客户：转人工"
+    again = await bridge.handoff("c1", description=transcript, expect=200)
+    assert again["linked"] and again["ticket"]["id"] == first["ticket"]["id"]
+    assert again["ticket"]["description"] == (
+        "客户：我要退货\n机器人：请提供订单号\n客户：250203118876\n客户：转人工"
+    )
+    # Past the limit the newest lines stay.
+    for batch in range(3):
+        lines = "\n".join(f"客户：第{batch}-{n}句" + "字" * 200 for n in range(8))
+        latest = await bridge.handoff("c1", description=lines, expect=200)
+    description = latest["ticket"]["description"]
+    assert len(description) == 4000 and description.endswith("第2-7句" + "字" * 200)
+
+
 async def test_a_handoff_for_a_new_problem_after_resolution_opens_a_new_ticket(bridge):
     ticket, agent = await live_ticket(bridge, "c1")
     await bridge.set_status(ticket["id"], "resolved", agent)

@@ -13,9 +13,9 @@ import sys
 import time
 from pathlib import Path
 
+from tests.conftest import PROJECT
 from tests.integration.conftest import free_port
 
-PROJECT = Path(__file__).resolve().parents[2]
 PROMPT = b"Your input"
 
 
