@@ -1,12 +1,18 @@
 """Trains NLU pipelines on any Rasa NLU dataset and scores them on a test split.
 
     python bench/nlu.py TRAIN_YML TEST_YML [--pipelines ours stock]
+    python bench/nlu.py TRAIN_YML --folds 5 [--config other_config.yml]
 
 `ours` is the pipeline of the project's config.yml; `stock` is Rasa's default
 pipeline for the data's language (bench/configs/). Both are trained and scored
 in the same run, so the printed ratios compare like with like. Prints intent
 accuracy, macro-F1 over the test intents, exact-span entity F1 and training
 time, and writes them as JSON with --json.
+
+With --folds K there is no test split: each pipeline is trained K times, on
+all but one stratified fold of TRAIN_YML, and scored on the predictions for
+every held-out example. That is how to choose between pipeline variants
+without looking at a test split; the time is per fold.
 """
 
 from __future__ import annotations
@@ -120,10 +126,47 @@ def score(name: str, test, predictions: list[dict], train_seconds: float) -> Nlu
     )
 
 
+def evaluate(name: str, config: Path, train_yml: Path, test_data, workdir: Path) -> NluScore:
+    model, seconds = train(config, train_yml, workdir, name)
+    texts = [example.get("text") for example in test_data.intent_examples]
+    return score(name, test_data, asyncio.run(predict(model, texts)), seconds)
+
+
+def cross_validate(name: str, config: Path, data, folds: int, workdir: Path) -> NluScore:
+    """Pooled predictions for every example, each from the model that did not see it."""
+    from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
+    from rasa.shared.nlu.training_data.training_data import TrainingData
+    from sklearn.model_selection import StratifiedKFold
+
+    examples = data.intent_examples
+    intents = [example.get("intent") for example in examples]
+    held_out, predictions, seconds = [], [], 0.0
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=0)
+    for fold, (train_index, test_index) in enumerate(splitter.split(examples, intents)):
+        fold_data = TrainingData(
+            training_examples=[examples[i] for i in train_index],
+            entity_synonyms=data.entity_synonyms,
+            regex_features=data.regex_features,
+            lookup_tables=data.lookup_tables,
+        )
+        fold_yml = workdir / f"{name}_fold{fold}.yml"
+        fold_yml.write_text(RasaYAMLWriter().dumps(fold_data), "utf-8")
+        model, fold_seconds = train(config, fold_yml, workdir, f"{name}_fold{fold}")
+        questions = [examples[i] for i in test_index]
+        texts = [example.get("text") for example in questions]
+        predictions += asyncio.run(predict(model, texts))
+        held_out += questions
+        seconds += fold_seconds
+    return score(name, TrainingData(training_examples=held_out), predictions, seconds / folds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("train_yml", type=Path)
-    parser.add_argument("test_yml", type=Path)
+    parser.add_argument("test_yml", type=Path, nargs="?", help="not with --folds")
+    parser.add_argument(
+        "--folds", type=int, help="cross-validate on TRAIN_YML in this many folds instead"
+    )
     parser.add_argument(
         "--pipelines", nargs="+", default=["ours", "stock"], choices=["ours", "stock"]
     )
@@ -132,6 +175,10 @@ def main() -> None:
         "--config", type=Path, default=PROJECT / "config.yml", help="the 'ours' config"
     )
     args = parser.parse_args()
+    if (args.test_yml is None) == (args.folds is None):
+        parser.error("give either TEST_YML or --folds")
+    if args.folds is not None and args.folds < 2:
+        parser.error("--folds needs at least 2")
     logging.basicConfig(level=logging.WARNING)
     from rasa.utils.log_utils import configure_structlog
 
@@ -140,13 +187,17 @@ def main() -> None:
     from rasa.shared.nlu.training_data.loading import load_data
 
     train_data = load_data(str(args.train_yml))
-    test_data = load_data(str(args.test_yml))
+    test_data = load_data(str(args.test_yml)) if args.test_yml else None
     sample = " ".join(example.get("text") for example in train_data.intent_examples[:200])
     language = detect_language(sample) or "en"
-    texts = [example.get("text") for example in test_data.intent_examples]
+    scored_on = (
+        f"{len(test_data.intent_examples)} test examples"
+        if test_data
+        else f"{args.folds}-fold cross-validation"
+    )
     print(
-        f"{args.train_yml.parent.name}: {len(train_data.intent_examples)} train / "
-        f"{len(texts)} test examples, {len(train_data.intents)} intents, language {language}",
+        f"{args.train_yml.parent.name}: {len(train_data.intent_examples)} train examples, "
+        f"{scored_on}, {len(train_data.intents)} intents, language {language}",
         flush=True,
     )
 
@@ -155,9 +206,10 @@ def main() -> None:
         workdir = Path(tmp)
         for name in args.pipelines:
             config = pipeline_config(name, language, workdir, args.config)
-            model, seconds = train(config, args.train_yml, workdir, name)
-            predictions = asyncio.run(predict(model, texts))
-            scores.append(score(name, test_data, predictions, seconds))
+            if test_data is not None:
+                scores.append(evaluate(name, config, args.train_yml, test_data, workdir))
+            else:
+                scores.append(cross_validate(name, config, train_data, args.folds, workdir))
             print(_row(scores[-1]), flush=True)
 
     if len(scores) == 2:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import scipy.sparse as sp
@@ -92,12 +93,21 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
                 raise
             logger.info("%s found nothing to count in the training texts.", type(self).__name__)
             return self._resource
-        vocabulary = {gram: int(i) for gram, i in self.vectorizer.vocabulary_.items()}
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / _VOCABULARY_FILE).write_text(
-                json.dumps(vocabulary, ensure_ascii=False), "utf-8"
-            )
+            self._save(directory)
         return self._resource
+
+    def _save(self, directory: Path) -> None:
+        """Stores what `_restored` reads back: the learned vocabulary."""
+        vocabulary = {term: int(i) for term, i in self.vectorizer.vocabulary_.items()}
+        (directory / _VOCABULARY_FILE).write_text(
+            json.dumps(vocabulary, ensure_ascii=False), "utf-8"
+        )
+
+    @classmethod
+    def _restored(cls, directory: Path) -> dict[str, Any]:
+        """The keyword arguments `__init__` takes from a stored model."""
+        return {"vocabulary": json.loads((directory / _VOCABULARY_FILE).read_text("utf-8"))}
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)
@@ -131,11 +141,11 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
     ) -> CountFeaturizer:
         try:
             with model_storage.read_from(resource) as directory:
-                vocabulary = json.loads((directory / _VOCABULARY_FILE).read_text("utf-8"))
+                stored = cls._restored(directory)
         except (ValueError, FileNotFoundError):
             logger.debug("%s has no vocabulary yet.", cls.__name__)
-            vocabulary = None
-        return cls(config, model_storage, resource, execution_context, vocabulary)
+            stored = {}
+        return cls(config, model_storage, resource, execution_context, **stored)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)

@@ -65,10 +65,15 @@ class FaqRanker:
         phrasings: Sequence[Message],
         classifier_weight: float,
         view_weights: dict[str, float] | None,
+        block_weights: dict[str, float] | None = None,
     ) -> FaqRanker:
         texts = [m.get(TEXT) for m in phrasings]
         keys = [m.get(INTENT_RESPONSE_KEY) for m in phrasings]
-        classifier = LinearModel.fit(phrasings, keys) if len(set(keys)) > 1 else None
+        classifier = (
+            LinearModel.fit(phrasings, keys, block_weights=block_weights)
+            if len(set(keys)) > 1
+            else None
+        )
         index = FaqIndex(texts, view_weights=view_weights)
         return cls(texts, keys, index, classifier, classifier_weight)
 
@@ -133,6 +138,9 @@ class FaqRetriever(GraphComponent):
             "classifier_weight": 2.0,
             # Weights of the lexical index's views (see addons.nlu.faq_index).
             "view_weights": None,
+            # Relative weight of each featurizer's block in the classifier, by
+            # featurizer alias, as in LinearIntentClassifier (0 leaves one out).
+            "block_weights": {},
             "calibration_folds": 3,
         }
 
@@ -202,7 +210,10 @@ class FaqRetriever(GraphComponent):
 
     def _train_ranker(self, phrasings: Sequence[Message]) -> FaqRanker:
         return FaqRanker.train(
-            phrasings, self._config["classifier_weight"], self._config["view_weights"]
+            phrasings,
+            self._config["classifier_weight"],
+            self._config["view_weights"],
+            self._config["block_weights"],
         )
 
     def _result(self, text: str, row: np.ndarray) -> dict[str, Any]:

@@ -80,6 +80,21 @@ nlu:
     assert ours["examples"] == 4
     assert ours["intent_accuracy"] == 1.0
 
+    output = run(
+        "bench/nlu.py", str(tmp_path / "train.yml"), "--folds", "2",
+        "--pipelines", "ours", "--json", str(scores),
+    )  # fmt: skip
+    assert "2-fold cross-validation" in output
+    [ours] = json.loads(scores.read_text())
+    assert ours["examples"] == 10  # every training example, held out once
+    assert ours["intent_accuracy"] >= 0.8
+
+    refused = subprocess.run(
+        [sys.executable, "bench/nlu.py", str(tmp_path / "train.yml")],
+        cwd=PROJECT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "either TEST_YML or --folds" in refused.stderr
+
 
 def test_analytics_benchmark_on_a_small_store(tmp_path):
     figures_file = tmp_path / "figures.json"

