@@ -118,7 +118,8 @@ def run_report(args: argparse.Namespace) -> int:
     gaps.write_text(built.gaps_yaml, encoding="utf-8")
     ingest = built.ingest
     print(
-        f"Read {ingest.events_read} events ({'incremental' if ingest.incremental else 'full'}"
+        f"Read {ingest.events_read} events into {ingest.conversations} conversations "
+        f"({'incremental' if ingest.incremental else 'full'}"
         f"{f', {ingest.corrupted_rows} corrupted rows skipped' if ingest.corrupted_rows else ''}).",
         file=sys.stderr,
     )

@@ -50,6 +50,9 @@ class IngestResult:
     events_read: int = 0
     conversations: int = 0
     corrupted_rows: int = 0
+    # Of those, the ones after the last checkpoint: an incremental run reads a
+    # returning customer's older events again, and their corrupted rows with them.
+    new_corrupted_rows: int = 0
     incremental: bool = False
     last_event_id: int = 0
 
@@ -62,6 +65,7 @@ class TrackerIngester:
         self._warehouse = warehouse
         self._source = source
         self._progress = progress
+        self._new_after = 0  # events with a higher id are new to the warehouse
 
     def run(self, *, full: bool = False) -> IngestResult:
         checkpoint = None if full else self._warehouse.checkpoint(self._source)
@@ -69,6 +73,7 @@ class TrackerIngester:
             last_id = _max_event_id(source)
             result = IngestResult(incremental=checkpoint is not None, last_event_id=last_id)
             corrupted_before = checkpoint[1] if checkpoint else 0
+            self._new_after = checkpoint[0] if checkpoint else 0
             with self._warehouse.engine.begin() as target:
                 if checkpoint is None:
                     self._warehouse.reset(target)
@@ -86,7 +91,7 @@ class TrackerIngester:
                         self._warehouse.forget_senders(target, chunk)
                         self._ingest(source, target, chunk, last_id, result)
                 self._warehouse.save_checkpoint(
-                    target, self._source, last_id, corrupted_before + result.corrupted_rows
+                    target, self._source, last_id, corrupted_before + result.new_corrupted_rows
                 )
         if result.corrupted_rows:
             logger.warning(
@@ -148,6 +153,7 @@ class TrackerIngester:
                         raise ValueError("not an object")
                 except (TypeError, ValueError):
                     result.corrupted_rows += 1
+                    result.new_corrupted_rows += event_id > self._new_after
                     continue
             yield from folder.feed(event_id, kind, float(timestamp or 0.0), event)
         if folder is not None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from analytics.reports.quality import HANDOFF_REASONS
+
 CHANNELS = (("socketio", 0.5), ("rest", 0.2), ("wechat", 0.2), ("telegram", 0.1))
 QUESTIONS = {
     "zh": [
@@ -42,7 +44,6 @@ UNANSWERED = {
     "en": ["do you accept crypto", "can I pay with bitcoin", "do you ship to mars"],
 }
 CATEGORY_OF = {"shipping": "order_logistics"}
-REASONS = ("asked", "fallback", "urgent", "form_failure")
 
 
 @dataclass
@@ -179,7 +180,7 @@ def _conversation(writer, rng, sender, at, language, channel, tickets) -> float:
 
 def _handoff(writer, rng, sender, at, language, channel, category, tickets) -> float:
     add = writer.add
-    reason = rng.choice(REASONS)
+    reason = rng.choice(HANDOFF_REASONS)
     text = "转人工" if language == "zh" else "human please"
     at += rng.uniform(5, 30)
     add(sender, "user", at, text=text, input_channel=channel, message_id=f"{sender}-h",

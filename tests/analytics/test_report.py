@@ -8,10 +8,12 @@ from typing import Any
 
 import pytest
 import yaml
+from sqlalchemy.engine import make_url
 
 from analytics.__main__ import main as cli
 from analytics.period import Period
 from analytics.report import BuiltReport, ReportRequest, build_report
+from analytics.warehouse import Warehouse
 from tests.analytics.conftest import TrackerBuilder, at, write_tickets
 
 WEEK = Period(since=__import__("datetime").date(2026, 11, 2),
@@ -202,18 +204,25 @@ def test_a_rerun_reads_only_what_is_new_and_agrees_with_a_full_run(sources, tmp_
     more.session("e", at(6)).user("e", at(6), "where is my order", "order_status", 0.9, "telegram")
     more.action("e", at(6, second=1), "action_order_status").bot("e", at(6, second=1))
     more.user("c", at(3, 9, 5), "算了不退了", "stop", 0.9)
-    assert len(more.rows) - before == 7
+    # X, whose only event so far is corrupted, writes again.
+    more.user("x", at(5, 1), "hello?", "greet", 0.9)
+    assert len(more.rows) - before == 8
     more.write(tracker)  # the same rows plus the new ones, in order
 
     incremental = report(tracker, tickets, state)
     assert incremental.ingest.incremental
-    # Only E's and C's events are read again: E's 6, and C's 10 (9 old, 1 new).
-    assert incremental.ingest.events_read == 6 + 10
+    # Only E's, C's and X's events are read again: E's 6, C's 10 (9 old, 1
+    # new), X's 2 (the old corrupted one, skipped again, and the new one).
+    assert incremental.ingest.events_read == 6 + 10 + 2
+    assert incremental.ingest.corrupted_rows == 1
+    # The corrupted row is counted once in the warehouse, not once per run.
+    source = make_url(tracker).render_as_string(hide_password=True)
+    assert Warehouse(state).checkpoint(source)[1] == 1
     full = report(tracker, tickets, tmp_path / "fresh.db")
     for name in ("volume", "quality", "questions", "service", "channels"):
         assert section(incremental, name) == section(full, name)
-    assert section(incremental, "volume")["metrics"]["conversations"] == 5
-    assert section(incremental, "volume")["metrics"]["customer_messages"] == 8
+    assert section(incremental, "volume")["metrics"]["conversations"] == 6
+    assert section(incremental, "volume")["metrics"]["customer_messages"] == 9
 
 
 def test_the_command_writes_every_output(sources, tmp_path, capsys):
@@ -225,6 +234,10 @@ def test_the_command_writes_every_output(sources, tmp_path, capsys):
         "--timezone", "UTC", "--report-language", "en", "--quiet",
     ])  # fmt: skip
     assert status == 0
+    # A, B, C, D and the one before the period; the corrupted row is skipped.
+    assert "Read 46 events into 5 conversations (full, 1 corrupted rows skipped)" in (
+        capsys.readouterr().err
+    )
     for name in ("report.html", "summary.json", "report.xlsx", "knowledge_gaps.yml"):
         assert (out / name).stat().st_size > 0
     assert (out / "csv" / "volume_by_day.csv").exists()
