@@ -117,10 +117,10 @@ def run_report(args: argparse.Namespace) -> int:
     gaps = args.out / "knowledge_gaps.yml"
     gaps.write_text(built.gaps_yaml, encoding="utf-8")
     ingest = built.ingest
+    skipped = f"; corrupted rows skipped: {ingest.corrupted_rows}" if ingest.corrupted_rows else ""
     print(
         f"Read {ingest.events_read} events into {ingest.conversations} conversations "
-        f"({'incremental' if ingest.incremental else 'full'}"
-        f"{f', {ingest.corrupted_rows} corrupted rows skipped' if ingest.corrupted_rows else ''}).",
+        f"({'incremental' if ingest.incremental else 'full'}{skipped}).",
         file=sys.stderr,
     )
     for kind, path in {**paths, "knowledge_gaps": gaps}.items():

@@ -49,10 +49,11 @@ events_table = Table(
 class IngestResult:
     events_read: int = 0
     conversations: int = 0
+    # Corrupted rows skipped by this run, and by every run behind the warehouse
+    # (an incremental run re-reads a returning customer's older rows: those
+    # count once).
     corrupted_rows: int = 0
-    # Of those, the ones after the last checkpoint: an incremental run reads a
-    # returning customer's older events again, and their corrupted rows with them.
-    new_corrupted_rows: int = 0
+    corrupted_rows_total: int = 0
     incremental: bool = False
     last_event_id: int = 0
 
@@ -65,19 +66,18 @@ class TrackerIngester:
         self._warehouse = warehouse
         self._source = source
         self._progress = progress
-        self._new_after = 0  # events with a higher id are new to the warehouse
 
     def run(self, *, full: bool = False) -> IngestResult:
         checkpoint = None if full else self._warehouse.checkpoint(self._source)
         with self._tracker.connect() as source:
             last_id = _max_event_id(source)
             result = IngestResult(incremental=checkpoint is not None, last_event_id=last_id)
-            corrupted_before = checkpoint[1] if checkpoint else 0
-            self._new_after = checkpoint[0] if checkpoint else 0
+            result.corrupted_rows_total = checkpoint[1] if checkpoint else 0
+            new_after = checkpoint[0] if checkpoint else 0
             with self._warehouse.engine.begin() as target:
                 if checkpoint is None:
                     self._warehouse.reset(target)
-                    self._ingest(source, target, None, last_id, result)
+                    self._ingest(source, target, None, last_id, new_after, result)
                 elif last_id > checkpoint[0]:
                     senders = list(
                         source.execute(
@@ -89,9 +89,9 @@ class TrackerIngester:
                     for start in range(0, len(senders), SENDER_CHUNK):
                         chunk = senders[start : start + SENDER_CHUNK]
                         self._warehouse.forget_senders(target, chunk)
-                        self._ingest(source, target, chunk, last_id, result)
+                        self._ingest(source, target, chunk, last_id, new_after, result)
                 self._warehouse.save_checkpoint(
-                    target, self._source, last_id, corrupted_before + result.new_corrupted_rows
+                    target, self._source, last_id, result.corrupted_rows_total
                 )
         if result.corrupted_rows:
             logger.warning(
@@ -105,6 +105,7 @@ class TrackerIngester:
         target: Connection,
         senders: list[str] | None,
         last_id: int,
+        new_after: int,
         result: IngestResult,
     ) -> None:
         query = select(
@@ -123,14 +124,18 @@ class TrackerIngester:
         )
         batch: list[Conversation] = []
         with tqdm(total=total, unit="event", disable=not self._progress, leave=False) as bar:
-            for conversation in self._fold(rows, result, bar):
+            for conversation in self._fold(rows, new_after, result, bar):
                 batch.append(conversation)
                 if len(batch) >= WRITE_BATCH:
                     result.conversations += self._warehouse.store(target, batch)
                     batch.clear()
         result.conversations += self._warehouse.store(target, batch)
 
-    def _fold(self, rows: Iterable[Row], result: IngestResult, bar: tqdm) -> Iterator[Conversation]:
+    def _fold(
+        self, rows: Iterable[Row], new_after: int, result: IngestResult, bar: tqdm
+    ) -> Iterator[Conversation]:
+        """Conversations from rows in (sender, id) order; ids above `new_after`
+        are new to the warehouse."""
         folder: ConversationFolder | None = None
         for event_id, sender_id, kind, timestamp, action_name, data in rows:
             result.events_read += 1
@@ -153,7 +158,8 @@ class TrackerIngester:
                         raise ValueError("not an object")
                 except (TypeError, ValueError):
                     result.corrupted_rows += 1
-                    result.new_corrupted_rows += event_id > self._new_after
+                    if event_id > new_after:
+                        result.corrupted_rows_total += 1
                     continue
             yield from folder.feed(event_id, kind, float(timestamp or 0.0), event)
         if folder is not None:

@@ -96,7 +96,7 @@ def build_report(request: ReportRequest) -> BuiltReport:
         SatisfactionReport(context).build(),
         ChannelsReport(context).build(),
     ]
-    if ingest.corrupted_rows:
+    if ingest.corrupted_rows_total:
         warnings.append("corrupted_rows")
     if not sections[0].metrics[0].value:
         warnings.append("empty_period")
@@ -112,7 +112,7 @@ def build_report(request: ReportRequest) -> BuiltReport:
             "timezone": request.period.timezone,
             "events_read": ingest.events_read,
             "incremental": ingest.incremental,
-            "corrupted_rows": ingest.corrupted_rows,
+            "corrupted_rows": ingest.corrupted_rows_total,
             "last_event_id": ingest.last_event_id,
             "tickets": len(context.ticket_facts),
         },

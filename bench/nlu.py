@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -34,6 +35,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
 from addons.nlu.text import detect_language  # noqa: E402
+
+if TYPE_CHECKING:
+    from rasa.shared.nlu.training_data.training_data import TrainingData
 
 STOCK_CONFIGS = {
     "zh": PROJECT / "bench" / "configs" / "stock_zh.yml",
@@ -126,13 +130,17 @@ def score(name: str, test, predictions: list[dict], train_seconds: float) -> Nlu
     )
 
 
-def evaluate(name: str, config: Path, train_yml: Path, test_data, workdir: Path) -> NluScore:
+def evaluate(
+    name: str, config: Path, train_yml: Path, test_data: TrainingData, workdir: Path
+) -> NluScore:
     model, seconds = train(config, train_yml, workdir, name)
     texts = [example.get("text") for example in test_data.intent_examples]
     return score(name, test_data, asyncio.run(predict(model, texts)), seconds)
 
 
-def cross_validate(name: str, config: Path, data, folds: int, workdir: Path) -> NluScore:
+def cross_validate(
+    name: str, config: Path, data: TrainingData, folds: int, workdir: Path
+) -> NluScore:
     """Pooled predictions for every example, each from the model that did not see it."""
     from rasa.shared.nlu.training_data.formats.rasa_yaml import RasaYAMLWriter
     from rasa.shared.nlu.training_data.training_data import TrainingData
@@ -192,7 +200,7 @@ def main() -> None:
     language = detect_language(sample) or "en"
     scored_on = (
         f"{len(test_data.intent_examples)} test examples"
-        if test_data
+        if test_data is not None
         else f"{args.folds}-fold cross-validation"
     )
     print(

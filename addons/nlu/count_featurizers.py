@@ -142,7 +142,9 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
         try:
             with model_storage.read_from(resource) as directory:
                 stored = cls._restored(directory)
-        except (ValueError, FileNotFoundError):
+        except (FileNotFoundError, json.JSONDecodeError):
+            raise  # a damaged model, not an untrained one
+        except ValueError:  # no stored resource: training found nothing to count
             logger.debug("%s has no vocabulary yet.", cls.__name__)
             stored = {}
         return cls(config, model_storage, resource, execution_context, **stored)

@@ -218,11 +218,20 @@ def test_a_rerun_reads_only_what_is_new_and_agrees_with_a_full_run(sources, tmp_
     # The corrupted row is counted once in the warehouse, not once per run.
     source = make_url(tracker).render_as_string(hide_password=True)
     assert Warehouse(state).checkpoint(source)[1] == 1
+    assert incremental.report.stats["corrupted_rows"] == 1
     full = report(tracker, tickets, tmp_path / "fresh.db")
     for name in ("volume", "quality", "questions", "service", "channels"):
         assert section(incremental, name) == section(full, name)
     assert section(incremental, "volume")["metrics"]["conversations"] == 6
     assert section(incremental, "volume")["metrics"]["customer_messages"] == 9
+
+    # A run that reads only a new customer still reports the skipped row.
+    more.user("f", at(7), "hi", "greet", 0.9)
+    more.write(tracker)
+    third = report(tracker, tickets, state)
+    assert third.ingest.events_read == 1 and third.ingest.corrupted_rows == 0
+    assert third.report.stats["corrupted_rows"] == 1
+    assert "corrupted_rows" in third.report.warnings
 
 
 def test_the_command_writes_every_output(sources, tmp_path, capsys):
@@ -235,7 +244,7 @@ def test_the_command_writes_every_output(sources, tmp_path, capsys):
     ])  # fmt: skip
     assert status == 0
     # A, B, C, D and the one before the period; the corrupted row is skipped.
-    assert "Read 46 events into 5 conversations (full, 1 corrupted rows skipped)" in (
+    assert "Read 46 events into 5 conversations (full; corrupted rows skipped: 1)" in (
         capsys.readouterr().err
     )
     for name in ("report.html", "summary.json", "report.xlsx", "knowledge_gaps.yml"):

@@ -334,7 +334,7 @@ nlu:
 """
 
 
-def test_lexicon_categories_name_words_no_example_contains(tmp_path, monkeypatch):
+def test_lexicon_categories_name_words_no_example_contains(tmp_path):
     pipeline = MiniPipeline(
         tmp_path,
         [(MixedLanguageTokenizer, {}), (LexiconFeaturizer, {}), (LinearIntentClassifier, {})],
@@ -360,7 +360,9 @@ def test_a_trained_lexicon_needs_no_lexicon_package(tmp_path, monkeypatch, caplo
     from rasa.engine.storage.resource import Resource
 
     steps = [(MixedLanguageTokenizer, {}), (LexiconFeaturizer, {})]
-    trained = MiniPipeline(tmp_path, steps).train(training_data(HEALTH_AND_FOOD)).loaded[1]
+    pipeline = MiniPipeline(tmp_path, steps).train(training_data(HEALTH_AND_FOOD))
+    vocabulary = set(pipeline.loaded[1].vectorizer.vocabulary)
+    expected = Lexicon.from_installed().restricted_to(vocabulary).categories
 
     def not_installed(name: str) -> None:
         raise PackageNotFoundError(name)
@@ -372,12 +374,18 @@ def test_a_trained_lexicon_needs_no_lexicon_package(tmp_path, monkeypatch, caplo
     # jieba's dictionary, which the tokenizer needs anyway, is still read.
     assert all(c.startswith("pos:") for c in without_packages.categories["鼻息肉"])
 
-    # The trained model loads its own copy of the lexicon.
-    loaded = LexiconFeaturizer.load(
-        {**LexiconFeaturizer.get_default_config()},
-        LocalModelStorage(tmp_path),
-        Resource("LexiconFeaturizer1"),
-        ExecutionContext(GraphSchema({}), "test", node_name="LexiconFeaturizer1"),
-    )
-    assert loaded.lexicon.categories == trained.lexicon.categories
-    assert "thuocl:医药" in loaded.lexicon.categories["鼻息肉"]
+    # The trained model loads its own copy of the lexicon, as it was trained.
+    def load() -> LexiconFeaturizer:
+        return LexiconFeaturizer.load(
+            LexiconFeaturizer.get_default_config(),
+            LocalModelStorage(tmp_path),
+            Resource("LexiconFeaturizer1"),
+            ExecutionContext(GraphSchema({}), "test", node_name="LexiconFeaturizer1"),
+        )
+
+    assert load().lexicon.categories == expected
+    # A model missing its lexicon is damaged: loading says so instead of
+    # quietly featurizing nothing.
+    (tmp_path / "LexiconFeaturizer1" / "lexicon.json").unlink()
+    with pytest.raises(FileNotFoundError, match="lexicon.json"):
+        load()
