@@ -37,6 +37,7 @@ sys.path.insert(0, str(PROJECT))
 from addons.nlu.text import detect_language  # noqa: E402
 
 if TYPE_CHECKING:
+    from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
 STOCK_CONFIGS = {
@@ -93,11 +94,12 @@ def train(config: Path, train_yml: Path, workdir: Path, name: str) -> tuple[Path
     return Path(model), time.perf_counter() - started
 
 
-async def predict(model: Path, texts: list[str]) -> list[dict]:
+async def predict(model: Path, examples: list[Message]) -> list[dict]:
+    """The model's parse of each example's text."""
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
-    return [await agent.parse_message(text) for text in texts]
+    return [await agent.parse_message(example.get("text")) for example in examples]
 
 
 def score(name: str, test, predictions: list[dict], train_seconds: float) -> NluScore:
@@ -134,8 +136,8 @@ def evaluate(
     name: str, config: Path, train_yml: Path, test_data: TrainingData, workdir: Path
 ) -> NluScore:
     model, seconds = train(config, train_yml, workdir, name)
-    texts = [example.get("text") for example in test_data.intent_examples]
-    return score(name, test_data, asyncio.run(predict(model, texts)), seconds)
+    predictions = asyncio.run(predict(model, test_data.intent_examples))
+    return score(name, test_data, predictions, seconds)
 
 
 def cross_validate(
@@ -161,8 +163,7 @@ def cross_validate(
         fold_yml.write_text(RasaYAMLWriter().dumps(fold_data), "utf-8")
         model, fold_seconds = train(config, fold_yml, workdir, f"{name}_fold{fold}")
         questions = [examples[i] for i in test_index]
-        texts = [example.get("text") for example in questions]
-        predictions += asyncio.run(predict(model, texts))
+        predictions += asyncio.run(predict(model, questions))
         held_out += questions
         seconds += fold_seconds
     return score(name, TrainingData(training_examples=held_out), predictions, seconds / folds)

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import jieba
-import regex
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -35,12 +34,11 @@ from rasa.engine.storage.storage import ModelStorage
 from sklearn.feature_extraction.text import CountVectorizer
 
 from addons.nlu.count_featurizers import CountFeaturizer
-from addons.nlu.text import MAX_ANALYSED_CHARS
+from addons.nlu.text import MAX_ANALYSED_CHARS, han_runs
 
 logger = logging.getLogger(__name__)
 
 _LEXICON_FILE = "lexicon.json"
-_HAN_RUN = regex.compile(r"\p{Han}+")
 # Lexicon words of one character are too ambiguous to say anything (人, 口);
 # longer than eight, too rare to be worth the lookups.
 _SHORTEST_WORD = 2
@@ -67,7 +65,7 @@ class Lexicon:
         categories: dict[str, set[str]] = {}
         for word, category in _all_entries():
             # Only words of Chinese characters can match what `categories_in` looks up.
-            if _SHORTEST_WORD <= len(word) <= _LONGEST_WORD and _HAN_RUN.fullmatch(word):
+            if _SHORTEST_WORD <= len(word) <= _LONGEST_WORD and han_runs(word) == [word]:
                 categories.setdefault(word, set()).add(category)
         return cls({word: tuple(sorted(found)) for word, found in categories.items()})
 
@@ -107,7 +105,7 @@ class Lexicon:
 
 
 def _han_substrings(text: str) -> Iterator[str]:
-    for run in _HAN_RUN.findall(text):
+    for run in han_runs(text):
         for start in range(len(run)):
             for end in range(start + _SHORTEST_WORD, min(len(run), start + _LONGEST_WORD) + 1):
                 yield run[start:end]

@@ -140,6 +140,11 @@ def detect_language(text: str) -> Language | None:
     return "zh" if han_chars / 1.5 >= latin_words else "en"
 
 
+def han_runs(text: str) -> list[str]:
+    """The unbroken stretches of Chinese characters in the text."""
+    return _HAN_RUN.findall(text)
+
+
 def latin_word_runs(text: str) -> list[list[str]]:
     """The Latin-script words (with digits) of each stretch of text between
     Chinese characters: "my order 还没到 since monday" → [[my, order], [since, monday]]."""
