@@ -1,25 +1,26 @@
 """Agent replies by the id the client gives each one, so that sending a reply
-again (after a timeout, a dropped connection, a double click) reaches the
-customer at most once.
+again (after a timeout, a dropped connection, a double click, a bridge
+restart) reaches the customer at most once.
 
-A send can fail after Rasa has delivered it: the bridge stops waiting, or
-Rasa's answer is lost. Such a send is remembered as uncertain, and a retry
+Each reply is recorded in the bridge's database (`AgentReply`) before it goes
+to Rasa, and marked delivered once Rasa has logged it. A send can fail after
+Rasa has delivered it: the bridge stops waiting, Rasa's answer is lost, or the
+bridge stops mid-send. Such a send leaves its record undelivered, and a retry
 first looks for the reply in the conversation's tracker (each agent reply
 carries the client's id in its metadata) before sending it again.
-
-The ledger lives in the bridge's memory and keeps the most recent
-`capacity` replies: retries come within seconds, and a bridge restart between
-a failed send and its retry is the one case it does not cover.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from handoff.errors import RasaUnavailable
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handoff.db import Database
+from handoff.tickets.models import AgentReply
 
 # (ticket id, agent id, the client's id for the reply)
 ReplyKey = tuple[int, int, str]
@@ -27,10 +28,10 @@ Reply = dict[str, Any]
 
 
 class SentReplies:
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._capacity = capacity
-        self._sent: OrderedDict[ReplyKey, Reply] = OrderedDict()
-        self._uncertain: OrderedDict[ReplyKey, None] = OrderedDict()
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        # Sends under way in this process, so a double click waits for the
+        # first attempt instead of racing it.
         self._in_flight: dict[ReplyKey, asyncio.Task[Reply]] = {}
 
     async def send_once(
@@ -49,9 +50,11 @@ class SentReplies:
             task.add_done_callback(lambda done: self._settled(key, done))
         return await asyncio.shield(task)
 
-    def delivered(self, key: ReplyKey) -> Reply | None:
+    async def delivered(self, key: ReplyKey) -> Reply | None:
         """The reply, if it is known to have reached Rasa."""
-        return self._sent.get(key)
+        async with self._db.reading() as db:
+            record = await _record(db, key)
+        return None if record is None else record.delivered
 
     def _settled(self, key: ReplyKey, task: asyncio.Task[Reply]) -> None:
         self._in_flight.pop(key, None)
@@ -64,21 +67,48 @@ class SentReplies:
         send: Callable[[], Awaitable[Reply]],
         find_delivered: Callable[[], Awaitable[Reply | None]],
     ) -> Reply:
-        if key in self._sent:
-            return self._sent[key]
-        reply = await find_delivered() if key in self._uncertain else None
+        earlier = await self._begin(key)
+        if earlier is not None and earlier.delivered is not None:
+            return earlier.delivered
+        # An earlier attempt that did not finish may still have reached Rasa.
+        reply = await find_delivered() if earlier is not None else None
         if reply is None:
-            try:
-                reply = await send()
-            except RasaUnavailable:
-                self._remember(self._uncertain, key, None)
-                raise
-        self._uncertain.pop(key, None)
-        self._remember(self._sent, key, reply)
+            reply = await send()
+        async with self._db.transaction() as db:
+            await db.execute(
+                update(AgentReply)
+                .where(*_matching(key))
+                .values(delivered=reply)
+                .execution_options(synchronize_session=False)
+            )
         return reply
 
-    def _remember(self, ledger: OrderedDict[ReplyKey, Any], key: ReplyKey, value: Any) -> None:
-        ledger[key] = value
-        ledger.move_to_end(key)
-        while len(ledger) > self._capacity:
-            ledger.popitem(last=False)
+    async def _begin(self, key: ReplyKey) -> AgentReply | None:
+        """The reply's record as an earlier attempt left it, or None for the
+        first attempt, which is recorded before anything is sent."""
+        ticket_id, agent_id, client_message_id = key
+        async with self._db.transaction() as db:
+            await self._db.serialise(db, f"reply:{ticket_id}:{agent_id}:{client_message_id}")
+            earlier = await _record(db, key)
+            if earlier is None:
+                db.add(
+                    AgentReply(
+                        ticket_id=ticket_id,
+                        agent_id=agent_id,
+                        client_message_id=client_message_id,
+                    )
+                )
+        return earlier
+
+
+def _matching(key: ReplyKey) -> tuple[Any, ...]:
+    ticket_id, agent_id, client_message_id = key
+    return (
+        AgentReply.ticket_id == ticket_id,
+        AgentReply.agent_id == agent_id,
+        AgentReply.client_message_id == client_message_id,
+    )
+
+
+async def _record(db: AsyncSession, key: ReplyKey) -> AgentReply | None:
+    return (await db.execute(select(AgentReply).where(*_matching(key)))).scalar_one_or_none()

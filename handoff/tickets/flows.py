@@ -73,7 +73,7 @@ class TicketFlows:
         self._bus = bus
         self._rasa = rasa
         self._default_handling_seconds = default_handling_seconds
-        self._replies = SentReplies()
+        self._replies = SentReplies(database)
         # The dispatcher offers waiting conversations whenever the queue or
         # an agent's load changes.
         self.on_queue_changed = on_queue_changed or (lambda: None)
@@ -295,7 +295,7 @@ class TicketFlows:
         in the tracker and sends it on the customer's latest channel. With a
         `client_message_id`, sending the same reply again delivers it once."""
         key = (ticket_id, agent.id, client_message_id or "")
-        if client_message_id is not None and (sent := self._replies.delivered(key)):
+        if client_message_id is not None and (sent := await self._replies.delivered(key)):
             # Answered as first sent, even if the ticket has moved on since.
             return _same_reply(sent, text)
         async with self._db.reading() as db:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
     inspect,
 )
 from sqlalchemy.orm import relationship
@@ -174,6 +175,27 @@ class TicketNote(Base):
             "text": self.text,
             "created_at": isoformat(self.created_at),
         }
+
+
+class AgentReply(Base):
+    """An agent reply the console named with its own id, so that sending it
+    again reaches the customer once, even across a bridge restart.
+
+    The row is written before the reply goes to Rasa and marked delivered
+    after; a row left undelivered is a send that failed or was cut off, which
+    may still have reached Rasa (see `handoff.replies`).
+    """
+
+    __tablename__ = "agent_replies"
+    __table_args__ = (UniqueConstraint("ticket_id", "agent_id", "client_message_id"),)
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False)
+    agent_id = Column(Integer, ForeignKey("agents.id", ondelete="CASCADE"), nullable=False)
+    client_message_id = Column(String(64), nullable=False)
+    # The reply as the console received it; None until Rasa has logged it.
+    delivered = Column(JSON, nullable=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
 
 
 # --- wire schemas -------------------------------------------------------------

@@ -42,7 +42,7 @@ PASSWORD = "correct horse battery"
 POSTGRES_ADMIN_URL = os.environ.get(
     "HANDOFF_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
-TABLES = ("ticket_notes", "ticket_events", "tickets", "agent_sessions", "agents")
+TABLES = ("agent_replies", "ticket_notes", "ticket_events", "tickets", "agent_sessions", "agents")
 _UNSET: Any = object()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import product
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -400,6 +401,51 @@ async def test_everything_survives_a_restart(start_bridge):
     assert [t["id"] for t in (await restarted.get("/api/queue", SERVICE))["tickets"]] == [
         live["id"]
     ]
+
+
+async def _restarted_with_live_ticket(start_bridge) -> tuple[Bridge, Any, dict[str, Any]]:
+    bridge: Bridge = await start_bridge()
+    alice = await bridge.add("alice", online=True)
+    ticket = (await bridge.handoff("c-reply"))["ticket"]
+    await bridge.claim(ticket["id"], alice)
+    return bridge, alice, ticket
+
+
+async def test_a_reply_sent_again_after_a_restart_reaches_the_customer_once(start_bridge):
+    bridge, alice, ticket = await _restarted_with_live_ticket(start_bridge)
+    path = f"/api/tickets/{ticket['id']}/messages"
+    reply = {"text": "您好，我来看看", "client_message_id": "before-restart"}
+    first = await bridge.post(path, alice, json=reply, expect=201)
+    await bridge.client.close()
+
+    restarted = await start_bridge()
+    again = await restarted.post(path, alice, json=reply, expect=201)
+    assert again == first
+    assert bridge.rasa.logged_agent_messages("c-reply").count("您好，我来看看") == 1
+    # The id still names that reply only.
+    await restarted.post(
+        path, alice, json={"text": "别的话", "client_message_id": "before-restart"}, expect=409
+    )
+
+
+async def test_a_send_cut_off_by_a_restart_is_found_not_sent_again(start_bridge):
+    bridge, alice, ticket = await _restarted_with_live_ticket(start_bridge)
+    path = f"/api/tickets/{ticket['id']}/messages"
+    reply = {"text": "退款已提交", "client_message_id": "answer-lost"}
+    bridge.rasa.loses_answers = True
+    await bridge.post(path, alice, json=reply, expect=502)
+    bridge.rasa.loses_answers = False
+    await bridge.client.close()
+
+    restarted = await start_bridge()
+    retried = await restarted.post(path, alice, json=reply, expect=201)
+    assert bridge.rasa.logged_agent_messages("c-reply").count("退款已提交") == 1
+    logged = bridge.rasa.sent_events("c-reply")[-1]["metadata"]
+    assert retried["message_id"] == logged["message_id"]
+    # Found once, it is known as delivered: no more tracker reads for it.
+    reads = len(bridge.rasa.calls)
+    assert await restarted.post(path, alice, json=reply, expect=201) == retried
+    assert len(bridge.rasa.calls) == reads
 
 
 async def test_handoffs_for_one_conversation_at_once_open_one_ticket(bridge):
