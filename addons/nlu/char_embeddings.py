@@ -33,6 +33,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse.linalg import svds
 
+from addons.nlu.storage import read_stored
 from addons.nlu.text import MAX_ANALYSED_CHARS
 
 logger = logging.getLogger(__name__)
@@ -190,10 +191,9 @@ class CharEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> CharEmbeddingFeaturizer:
-        try:
-            with model_storage.read_from(resource) as directory:
-                vectors = CharVectors.load(directory / _VECTORS_FILE)
-        except (ValueError, FileNotFoundError):
+        vectors = read_stored(
+            model_storage, resource, lambda directory: CharVectors.load(directory / _VECTORS_FILE)
+        )
+        if vectors is None:
             logger.debug("%s has no vectors yet.", cls.__name__)
-            vectors = None
         return cls(config, model_storage, resource, execution_context, vectors)

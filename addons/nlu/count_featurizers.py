@@ -22,6 +22,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
+from addons.nlu.storage import read_stored
 from addons.nlu.text import MAX_ANALYSED_CHARS, latin_word_runs, to_half_width
 
 logger = logging.getLogger(__name__)
@@ -139,15 +140,10 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> CountFeaturizer:
-        try:
-            with model_storage.read_from(resource) as directory:
-                stored = cls._restored(directory)
-        except (FileNotFoundError, json.JSONDecodeError):
-            raise  # a damaged model, not an untrained one
-        except ValueError:  # no stored resource: training found nothing to count
+        stored = read_stored(model_storage, resource, cls._restored)
+        if stored is None:  # training found nothing to count
             logger.debug("%s has no vocabulary yet.", cls.__name__)
-            stored = {}
-        return cls(config, model_storage, resource, execution_context, **stored)
+        return cls(config, model_storage, resource, execution_context, **(stored or {}))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)

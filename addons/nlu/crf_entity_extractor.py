@@ -6,6 +6,7 @@ import bisect
 import json
 import logging
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import pycrfsuite
@@ -26,6 +27,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.nlu.storage import read_stored
 from addons.nlu.text import Gazetteer, Segmenter, Unit
 
 logger = logging.getLogger(__name__)
@@ -196,15 +198,18 @@ class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> CharCRFEntityExtractor:
-        try:
-            with model_storage.read_from(resource) as directory:
-                lookups = json.loads((directory / _LOOKUPS_FILE).read_text("utf-8"))
-                model_path = directory / _MODEL_FILE
-                model = model_path.read_bytes() if model_path.exists() else None
-        except (ValueError, FileNotFoundError):
+        stored = read_stored(model_storage, resource, _read_model_and_lookups)
+        if stored is None:
             logger.debug("%s has no trained model.", cls.__name__)
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, model, lookups)
+        return cls(config, model_storage, resource, *stored)
+
+
+def _read_model_and_lookups(directory: Path) -> tuple[bytes | None, dict[str, list[str]]]:
+    """The tagger is stored only where training had entities to learn."""
+    lookups = json.loads((directory / _LOOKUPS_FILE).read_text("utf-8"))
+    model_path = directory / _MODEL_FILE
+    return (model_path.read_bytes() if model_path.exists() else None), lookups
 
 
 def _open_tagger(model: bytes) -> pycrfsuite.Tagger:

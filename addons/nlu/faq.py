@@ -7,6 +7,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from sklearn.model_selection import KFold
 
 from addons.nlu.faq_index import FaqIndex
 from addons.nlu.features import LinearModel
+from addons.nlu.storage import read_stored
 from addons.nlu.text import detect_language
 
 logger = logging.getLogger(__name__)
@@ -103,6 +105,13 @@ class FaqRanker:
             if key == best
         )
         return order, [float(row[order[0]]), margin, coverage]
+
+
+def _read_knowledge_and_classifier(directory: Path) -> tuple[dict[str, Any], LinearModel | None]:
+    """The classifier is stored only where the knowledge base had two entries or more."""
+    knowledge = json.loads((directory / _KNOWLEDGE_FILE).read_text("utf-8"))
+    model_path = directory / _MODEL_FILE
+    return knowledge, (LinearModel.load(model_path) if model_path.exists() else None)
 
 
 def _standardised(scores: np.ndarray) -> np.ndarray:
@@ -280,15 +289,11 @@ class FaqRetriever(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> FaqRetriever:
-        try:
-            with model_storage.read_from(resource) as directory:
-                knowledge = json.loads((directory / _KNOWLEDGE_FILE).read_text("utf-8"))
-                model_path = directory / _MODEL_FILE
-                classifier = LinearModel.load(model_path) if model_path.exists() else None
-        except (ValueError, FileNotFoundError):
+        stored = read_stored(model_storage, resource, _read_knowledge_and_classifier)
+        if stored is None:
             logger.warning("FaqRetriever has no trained knowledge base.")
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, knowledge, classifier)
+        return cls(config, model_storage, resource, *stored)
 
 
 def _canonical_questions(texts: Sequence[str], keys: Sequence[str]) -> dict[str, dict[str, str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.model_selection import StratifiedKFold
 
 from addons.nlu.features import FeatureBlocks, LinearModel
+from addons.nlu.storage import read_stored
 
 logger = logging.getLogger(__name__)
 
@@ -155,11 +157,14 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> LinearIntentClassifier:
-        try:
-            with model_storage.read_from(resource) as directory:
-                meta = json.loads((directory / _META_FILE).read_text())
-                model = LinearModel.load(directory / _MODEL_FILE) if meta["trained"] else None
-        except (ValueError, FileNotFoundError):
+        stored = read_stored(model_storage, resource, _read_model_and_temperature)
+        if stored is None:
             logger.warning("%s has no trained model; it will predict nothing.", cls.__name__)
             return cls(config, model_storage, resource)
-        return cls(config, model_storage, resource, model, meta["temperature"])
+        return cls(config, model_storage, resource, *stored)
+
+
+def _read_model_and_temperature(directory: Path) -> tuple[LinearModel | None, float]:
+    meta = json.loads((directory / _META_FILE).read_text())
+    model = LinearModel.load(directory / _MODEL_FILE) if meta["trained"] else None
+    return model, meta["temperature"]

@@ -17,6 +17,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.nlu.storage import read_stored
 from addons.nlu.text import Gazetteer, to_half_width
 
 logger = logging.getLogger(__name__)
@@ -152,10 +153,12 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> PatternEntityExtractor:
-        try:
-            with model_storage.read_from(resource) as directory:
-                stored = json.loads((directory / _PATTERNS_FILE).read_text("utf-8"))
-        except (ValueError, FileNotFoundError):
+        stored = read_stored(
+            model_storage,
+            resource,
+            lambda directory: json.loads((directory / _PATTERNS_FILE).read_text("utf-8")),
+        )
+        if stored is None:
             logger.warning("PatternEntityExtractor has no trained patterns.")
             return cls(config, model_storage, resource)
         return cls(config, model_storage, resource, stored["regexes"], stored["lookups"])

@@ -16,6 +16,7 @@ from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_END, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.nlu.storage import read_stored
 from addons.nlu.text import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -90,10 +91,12 @@ class MixedLanguageTokenizer(Tokenizer):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> MixedLanguageTokenizer:
-        try:
-            with model_storage.read_from(resource) as directory:
-                words = json.loads((directory / _USER_WORDS_FILE).read_text("utf-8"))
-        except (ValueError, FileNotFoundError):
+        words = read_stored(
+            model_storage,
+            resource,
+            lambda directory: json.loads((directory / _USER_WORDS_FILE).read_text("utf-8")),
+        )
+        if words is None:
             logger.debug("No stored user words for %s, using config only.", cls.__name__)
             words = _dictionary_words(config)
         return cls(config, model_storage, resource, words)

@@ -17,6 +17,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.nlu.storage import read_stored
 from addons.nlu.text import Gazetteer
 
 logger = logging.getLogger(__name__)
@@ -173,10 +174,12 @@ class UrgencyDetector(GraphComponent, EntityExtractorMixin):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> UrgencyDetector:
-        try:
-            with model_storage.read_from(resource) as directory:
-                categories = json.loads((directory / _LEXICON_FILE).read_text("utf-8"))
-        except (ValueError, FileNotFoundError):
+        categories = read_stored(
+            model_storage,
+            resource,
+            lambda directory: json.loads((directory / _LEXICON_FILE).read_text("utf-8")),
+        )
+        if categories is None:
             logger.warning("UrgencyDetector has no trained lexicon.")
             categories = {}
         return cls(config, model_storage, resource, categories)

@@ -36,10 +36,8 @@ class MiniPipeline:
         storage = LocalModelStorage(self.storage_path)
         for index, (component_class, config) in enumerate(self.steps):
             config = {**component_class.get_default_config(), **config}
-            context = ExecutionContext(
-                GraphSchema({}), "test", node_name=f"{component_class.__name__}{index}"
-            )
-            resource = Resource(f"{component_class.__name__}{index}")
+            context = ExecutionContext(GraphSchema({}), "test", node_name=self.node_name(index))
+            resource = Resource(self.node_name(index))
             component = component_class.create(config, storage, resource, context)
             if hasattr(component, "train"):
                 component.train(data)
@@ -48,6 +46,20 @@ class MiniPipeline:
                 data = loaded.process_training_data(data)
             self.loaded.append(loaded)
         return self
+
+    def node_name(self, index: int) -> str:
+        """Also the name of the step's resource: its directory in storage."""
+        return f"{self.steps[index][0].__name__}{index}"
+
+    def load_step(self, index: int, storage_path: Path | None = None) -> GraphComponent:
+        """Step `index` loaded again, from where it was trained or from a copy."""
+        component_class, config = self.steps[index]
+        return component_class.load(
+            {**component_class.get_default_config(), **config},
+            LocalModelStorage(storage_path or self.storage_path),
+            Resource(self.node_name(index)),
+            ExecutionContext(GraphSchema({}), "test", node_name=self.node_name(index)),
+        )
 
     def parse(self, text: str, **process_kwargs: Any) -> Message:
         message = Message(data={TEXT: text})

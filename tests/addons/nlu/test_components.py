@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
     CountVectorsFeaturizer,
@@ -389,3 +391,47 @@ def test_a_trained_lexicon_needs_no_lexicon_package(tmp_path, monkeypatch, caplo
     (tmp_path / "LexiconFeaturizer1" / "lexicon.json").unlink()
     with pytest.raises(FileNotFoundError, match="lexicon.json"):
         load()
+
+
+# Files a component stores only when training gave it something for them.
+OPTIONAL_FILES = {"crf.crfsuite": "no entities to learn", "faq_model.npz": "one FAQ entry or none"}
+
+
+def test_a_damaged_model_fails_to_load_and_an_untrained_one_loads(shop_pipeline, tmp_path):
+    """Every file our components store is checked: without it, or with it
+    unreadable, loading raises; a component that stored nothing loads."""
+    checked = []
+    for index, (component_class, _) in enumerate(shop_pipeline.steps):
+        stored = shop_pipeline.storage_path / shop_pipeline.node_name(index)
+        if not component_class.__module__.startswith("addons.") or not stored.is_dir():
+            continue
+        for file in sorted(stored.iterdir()):
+            if file.name in OPTIONAL_FILES:
+                continue
+            for damage in ("missing", "garbled"):
+                copy = tmp_path / f"{file.name}-{damage}"
+                shutil.copytree(stored, copy / stored.name)
+                damaged = copy / stored.name / file.name
+                if damage == "missing":
+                    damaged.unlink()
+                else:
+                    damaged.write_bytes(b"{not what was stored")
+                with pytest.raises(Exception) as raised:  # noqa: PT011 - any, as long as loud
+                    shop_pipeline.load_step(index, copy)
+                assert file.name in str(raised.value) or damage == "garbled", raised.value
+                checked.append((component_class.__name__, file.name, damage))
+        # Nothing stored at all: trained on data with nothing for it.
+        assert shop_pipeline.load_step(index, tmp_path / "empty") is not None
+    stored_by = {name for name, _, _ in checked}
+    assert stored_by == {
+        "MixedLanguageTokenizer",
+        "CharNgramFeaturizer",
+        "LatinWordPairFeaturizer",
+        "CharEmbeddingFeaturizer",
+        "LexiconFeaturizer",
+        "LinearIntentClassifier",
+        "CharCRFEntityExtractor",
+        "PatternEntityExtractor",
+        "UrgencyDetector",
+        "FaqRetriever",
+    }

@@ -1,0 +1,32 @@
+"""How our components read what training stored, with one policy for all.
+
+Rasa's `ModelStorage.read_from` raises `ValueError` for a resource that was
+never written: the component was trained on data that gave it nothing to
+learn, and it loads untrained. A resource that exists but lacks a file, or
+holds one that does not parse, is a damaged model: that error propagates, so
+a broken model fails to load instead of quietly predicting nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TypeVar
+
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+
+Stored = TypeVar("Stored")
+
+
+def read_stored(
+    model_storage: ModelStorage, resource: Resource, read: Callable[[Path], Stored]
+) -> Stored | None:
+    """What `read` makes of the resource's directory; None if nothing was stored."""
+    with ExitStack() as stack:
+        try:
+            directory = stack.enter_context(model_storage.read_from(resource))
+        except ValueError:
+            return None
+        return read(directory)
