@@ -573,9 +573,10 @@ class ConsoleAgent:
         """Returns how long the bridge took to answer, in ms."""
         assert self._http is not None
         started = time.perf_counter()
-        async with self._http.post(
-            f"/api/tickets/{ticket_id}/messages", json={"text": text}
-        ) as response:
+        # Each reply carries an id, as the console sends it, so the bridge
+        # records it for retries.
+        reply = {"text": text, "client_message_id": secrets.token_hex(16)}
+        async with self._http.post(f"/api/tickets/{ticket_id}/messages", json=reply) as response:
             body = await response.text()
             if response.status != 201:
                 raise BenchError(f"reply on ticket {ticket_id}: {response.status} {body[:300]}")
