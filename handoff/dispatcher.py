@@ -18,6 +18,7 @@ from handoff.agents.enums import Presence
 from handoff.clock import utcnow
 from handoff.db import Database
 from handoff.events import EventBus
+from handoff.replies import forget_old_replies
 from handoff.routing import AgentRouter
 from handoff.settings import Settings
 from handoff.tickets import service as tickets
@@ -127,6 +128,7 @@ class QueueDispatcher:
             await agents.purge_expired_sessions(
                 db, idle_seconds=self._settings.session_idle_seconds
             )
+            await forget_old_replies(db, now=now)
         if expired_ids or silent_ids:
             self.request()
 

@@ -8,19 +8,32 @@ Rasa has delivered it: the bridge stops waiting, Rasa's answer is lost, or the
 bridge stops mid-send. Such a send leaves its record undelivered, and a retry
 first looks for the reply in the conversation's tracker (each agent reply
 carries the client's id in its metadata) before sending it again.
+
+This assumes one bridge process, as the rest of the bridge does: two
+processes retrying the same reply at the same moment could both send it.
+Records are kept for `RETRY_WINDOW`, then forgotten by the dispatcher's sweep.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.db import Database
 from handoff.tickets.models import AgentReply
+
+logger = logging.getLogger(__name__)
+
+# How long a client may retry a reply by its id: the console retries within
+# seconds; a day also covers a laptop that went to sleep mid-send.
+RETRY_WINDOW = timedelta(days=1)
 
 # (ticket id, agent id, the client's id for the reply)
 ReplyKey = tuple[int, int, str]
@@ -74,6 +87,15 @@ class SentReplies:
         reply = await find_delivered() if earlier is not None else None
         if reply is None:
             reply = await send()
+        try:
+            await self._mark_delivered(key, reply)
+        except SQLAlchemyError:
+            # The customer has the reply; failing the request would tell the
+            # agent otherwise. A retry finds it in the tracker.
+            logger.warning("Could not record reply %s as delivered.", key, exc_info=True)
+        return reply
+
+    async def _mark_delivered(self, key: ReplyKey, reply: Reply) -> None:
         async with self._db.transaction() as db:
             await db.execute(
                 update(AgentReply)
@@ -81,7 +103,6 @@ class SentReplies:
                 .values(delivered=reply)
                 .execution_options(synchronize_session=False)
             )
-        return reply
 
     async def _begin(self, key: ReplyKey) -> AgentReply | None:
         """The reply's record as an earlier attempt left it, or None for the
@@ -112,3 +133,8 @@ def _matching(key: ReplyKey) -> tuple[Any, ...]:
 
 async def _record(db: AsyncSession, key: ReplyKey) -> AgentReply | None:
     return (await db.execute(select(AgentReply).where(*_matching(key)))).scalar_one_or_none()
+
+
+async def forget_old_replies(db: AsyncSession, *, now: datetime) -> None:
+    """Drops the records of replies too old to be retried."""
+    await db.execute(delete(AgentReply).where(AgentReply.created_at < now - RETRY_WINDOW))

@@ -2,9 +2,10 @@
 
 Rasa's `ModelStorage.read_from` raises `ValueError` for a resource that was
 never written: the component was trained on data that gave it nothing to
-learn, and it loads untrained. A resource that exists but lacks a file, or
-holds one that does not parse, is a damaged model: that error propagates, so
-a broken model fails to load instead of quietly predicting nothing.
+learn, and it loads untrained. A resource that exists but lacks a file its
+component always writes, or holds one that does not parse, is a damaged
+model: that error propagates, so a broken model fails to load instead of
+quietly predicting nothing.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from typing import TypeVar
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
-Stored = TypeVar("Stored")
+StoredT = TypeVar("StoredT")
 
 
 def read_stored(
-    model_storage: ModelStorage, resource: Resource, read: Callable[[Path], Stored]
-) -> Stored | None:
+    model_storage: ModelStorage, resource: Resource, read: Callable[[Path], StoredT]
+) -> StoredT | None:
     """What `read` makes of the resource's directory; None if nothing was stored."""
+    # Only entering `read_from` may mean "never written": a ValueError from
+    # `read` (a JSONDecodeError, say) is a damaged file and must propagate.
     with ExitStack() as stack:
         try:
             directory = stack.enter_context(model_storage.read_from(resource))

@@ -187,7 +187,11 @@ class AgentReply(Base):
     """
 
     __tablename__ = "agent_replies"
-    __table_args__ = (UniqueConstraint("ticket_id", "agent_id", "client_message_id"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "ticket_id", "agent_id", "client_message_id", name="uq_agent_replies_client_id"
+        ),
+    )
 
     id = Column(Integer, primary_key=True)
     ticket_id = Column(Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False)
@@ -195,7 +199,8 @@ class AgentReply(Base):
     client_message_id = Column(String(64), nullable=False)
     # The reply as the console received it; None until Rasa has logged it.
     delivered = Column(JSON, nullable=True)
-    created_at = Column(DateTime, nullable=False, default=utcnow)
+    # Old records are forgotten (`handoff.replies.RETRY_WINDOW`).
+    created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
 
 # --- wire schemas -------------------------------------------------------------

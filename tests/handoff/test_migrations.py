@@ -43,9 +43,12 @@ def test_the_migrations_build_the_models_schema(database_url):
 
 def test_the_migrations_can_be_undone_and_redone(database_url):
     migrations.upgrade(database_url)
-    migrations.downgrade(database_url, "0001")
-    assert "agent_replies" not in tables(database_url)
-    migrations.downgrade(database_url, "base")
-    assert tables(database_url) == set()
-    migrations.upgrade(database_url)
+    try:
+        migrations.downgrade(database_url, "0001")
+        assert "agent_replies" not in tables(database_url)
+        migrations.downgrade(database_url, "base")
+        assert tables(database_url) == set()
+    finally:
+        # The PostgreSQL database is shared by the session's later tests.
+        migrations.upgrade(database_url)
     assert tables(database_url) == set(Base.metadata.tables)

@@ -40,10 +40,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_agent_replies")),
         sa.UniqueConstraint(
-            "ticket_id", "agent_id", "client_message_id", name=op.f("uq_agent_replies_ticket_id")
+            "ticket_id", "agent_id", "client_message_id", name="uq_agent_replies_client_id"
         ),
     )
+    with op.batch_alter_table("agent_replies", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_agent_replies_created_at"), ["created_at"], unique=False
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("agent_replies", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_agent_replies_created_at"))
     op.drop_table("agent_replies")

@@ -11,7 +11,8 @@ from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import SlotSet
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT_TOKENS
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_RANKING_KEY, TEXT, TEXT_TOKENS
+from rasa.shared.nlu.training_data.message import Message
 
 from addons.nlu.char_embeddings import CharEmbeddingFeaturizer
 from addons.nlu.count_featurizers import CharNgramFeaturizer, LatinWordPairFeaturizer
@@ -393,22 +394,22 @@ def test_a_trained_lexicon_needs_no_lexicon_package(tmp_path, monkeypatch, caplo
         load()
 
 
-# Files a component stores only when training gave it something for them.
+# Files a component stores only when training gave it something for them:
+# missing, they mean "nothing learnt"; garbled, they still fail the load.
 OPTIONAL_FILES = {"crf.crfsuite": "no entities to learn", "faq_model.npz": "one FAQ entry or none"}
 
 
 def test_a_damaged_model_fails_to_load_and_an_untrained_one_loads(shop_pipeline, tmp_path):
     """Every file our components store is checked: without it, or with it
-    unreadable, loading raises; a component that stored nothing loads."""
+    unreadable, loading raises; a component that stored nothing loads and runs."""
     checked = []
     for index, (component_class, _) in enumerate(shop_pipeline.steps):
         stored = shop_pipeline.storage_path / shop_pipeline.node_name(index)
         if not component_class.__module__.startswith("addons.") or not stored.is_dir():
             continue
         for file in sorted(stored.iterdir()):
-            if file.name in OPTIONAL_FILES:
-                continue
-            for damage in ("missing", "garbled"):
+            damages = ["garbled"] if file.name in OPTIONAL_FILES else ["missing", "garbled"]
+            for damage in damages:
                 copy = tmp_path / f"{file.name}-{damage}"
                 shutil.copytree(stored, copy / stored.name)
                 damaged = copy / stored.name / file.name
@@ -418,10 +419,13 @@ def test_a_damaged_model_fails_to_load_and_an_untrained_one_loads(shop_pipeline,
                     damaged.write_bytes(b"{not what was stored")
                 with pytest.raises(Exception) as raised:  # noqa: PT011 - any, as long as loud
                     shop_pipeline.load_step(index, copy)
+                # A mistake in this test would raise these, not a damaged file.
+                assert not isinstance(raised.value, TypeError | AttributeError | NameError)
                 assert file.name in str(raised.value) or damage == "garbled", raised.value
                 checked.append((component_class.__name__, file.name, damage))
         # Nothing stored at all: trained on data with nothing for it.
-        assert shop_pipeline.load_step(index, tmp_path / "empty") is not None
+        untrained = shop_pipeline.load_step(index, tmp_path / "empty")
+        untrained.process([Message(data={TEXT: "我的order还没到"})])
     stored_by = {name for name, _, _ in checked}
     assert stored_by == {
         "MixedLanguageTokenizer",
@@ -434,4 +438,8 @@ def test_a_damaged_model_fails_to_load_and_an_untrained_one_loads(shop_pipeline,
         "PatternEntityExtractor",
         "UrgencyDetector",
         "FaqRetriever",
+    }
+    assert {(file, damage) for _, file, damage in checked} >= {
+        ("crf.crfsuite", "garbled"),
+        ("faq_model.npz", "garbled"),
     }

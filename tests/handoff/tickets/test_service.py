@@ -10,12 +10,15 @@ from itertools import product
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
+from handoff.app_keys import DATABASE
 from handoff.errors import InvalidTransition
+from handoff.replies import RETRY_WINDOW, SentReplies
 from handoff.tickets import service as tickets
 from handoff.tickets.enums import TRANSITIONS, TicketStatus
-from handoff.tickets.models import Ticket, TicketIn
+from handoff.tickets.models import AgentReply, Ticket, TicketIn
 from tests.handoff.conftest import SERVICE, Bridge, eventually, history_names
 
 # --- the transition function ------------------------------------------------------------
@@ -403,7 +406,7 @@ async def test_everything_survives_a_restart(start_bridge):
     ]
 
 
-async def _restarted_with_live_ticket(start_bridge) -> tuple[Bridge, Any, dict[str, Any]]:
+async def _bridge_with_claimed_ticket(start_bridge) -> tuple[Bridge, Any, dict[str, Any]]:
     bridge: Bridge = await start_bridge()
     alice = await bridge.add("alice", online=True)
     ticket = (await bridge.handoff("c-reply"))["ticket"]
@@ -412,7 +415,7 @@ async def _restarted_with_live_ticket(start_bridge) -> tuple[Bridge, Any, dict[s
 
 
 async def test_a_reply_sent_again_after_a_restart_reaches_the_customer_once(start_bridge):
-    bridge, alice, ticket = await _restarted_with_live_ticket(start_bridge)
+    bridge, alice, ticket = await _bridge_with_claimed_ticket(start_bridge)
     path = f"/api/tickets/{ticket['id']}/messages"
     reply = {"text": "您好，我来看看", "client_message_id": "before-restart"}
     first = await bridge.post(path, alice, json=reply, expect=201)
@@ -429,7 +432,7 @@ async def test_a_reply_sent_again_after_a_restart_reaches_the_customer_once(star
 
 
 async def test_a_send_cut_off_by_a_restart_is_found_not_sent_again(start_bridge):
-    bridge, alice, ticket = await _restarted_with_live_ticket(start_bridge)
+    bridge, alice, ticket = await _bridge_with_claimed_ticket(start_bridge)
     path = f"/api/tickets/{ticket['id']}/messages"
     reply = {"text": "退款已提交", "client_message_id": "answer-lost"}
     bridge.rasa.loses_answers = True
@@ -446,6 +449,52 @@ async def test_a_send_cut_off_by_a_restart_is_found_not_sent_again(start_bridge)
     reads = len(bridge.rasa.calls)
     assert await restarted.post(path, alice, json=reply, expect=201) == retried
     assert len(bridge.rasa.calls) == reads
+
+
+async def test_a_delivered_reply_the_database_failed_to_record_still_succeeds(
+    start_bridge, monkeypatch
+):
+    bridge, alice, ticket = await _bridge_with_claimed_ticket(start_bridge)
+    path = f"/api/tickets/{ticket['id']}/messages"
+    reply = {"text": "已为您登记", "client_message_id": "db-hiccup"}
+
+    async def database_locked(self, key, sent):
+        raise OperationalError("UPDATE agent_replies", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(SentReplies, "_mark_delivered", database_locked)
+    first = await bridge.post(path, alice, json=reply, expect=201)
+    monkeypatch.undo()
+    # The record still says "not known to be delivered": a retry finds it in
+    # the tracker instead of sending it again.
+    again = await bridge.post(path, alice, json=reply, expect=201)
+    assert again["message_id"] == first["message_id"]
+    assert bridge.rasa.logged_agent_messages("c-reply").count("已为您登记") == 1
+    assert (await bridge.ticket(ticket["id"]))["first_response_at"] is not None
+
+
+async def test_reply_records_are_forgotten_after_the_retry_window(start_bridge):
+    bridge: Bridge = await start_bridge(sweep_interval_seconds=0.05)
+    alice = await bridge.add("alice", online=True)
+    ticket = (await bridge.handoff("c-old"))["ticket"]
+    await bridge.claim(ticket["id"], alice)
+    path = f"/api/tickets/{ticket['id']}/messages"
+    for client_message_id, age in (("old-reply", RETRY_WINDOW * 2), ("new-reply", timedelta(0))):
+        await bridge.post(
+            path, alice, json={"text": "hi", "client_message_id": client_message_id}, expect=201
+        )
+        async with bridge.app[DATABASE].transaction() as db:
+            await db.execute(
+                update(AgentReply)
+                .where(AgentReply.client_message_id == client_message_id)
+                .values(created_at=datetime.now(UTC).replace(tzinfo=None) - age)
+            )
+
+    async def remembered() -> list[str] | None:
+        async with bridge.app[DATABASE].reading() as db:
+            ids = list((await db.execute(select(AgentReply.client_message_id))).scalars())
+        return ids if ids == ["new-reply"] else None
+
+    await eventually(remembered, what="the old reply's record forgotten")
 
 
 async def test_handoffs_for_one_conversation_at_once_open_one_ticket(bridge):
