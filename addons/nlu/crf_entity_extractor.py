@@ -125,17 +125,18 @@ class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
             trainer.append(self._features(text, units), _labels(units, entities))
             sequences += 1
 
+        if not (sequences and _has_entities(training_data, ignored)):
+            # Nothing stored: the component loads untrained.
+            logger.debug("%s: no entities to learn.", self.__class__.__name__)
+            return self._resource
         with self._model_storage.write_to(self._resource) as directory:
             (directory / _LOOKUPS_FILE).write_text(
                 json.dumps(self._lookups, ensure_ascii=False), "utf-8"
             )
-            if sequences and _has_entities(training_data, ignored):
-                model_path = directory / _MODEL_FILE
-                trainer.train(str(model_path))
-                self._model = model_path.read_bytes()
-                self._tagger = _open_tagger(self._model)
-            else:
-                logger.debug("%s: no entities to learn.", self.__class__.__name__)
+            model_path = directory / _MODEL_FILE
+            trainer.train(str(model_path))
+            self._model = model_path.read_bytes()
+            self._tagger = _open_tagger(self._model)
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -205,11 +206,9 @@ class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
         return cls(config, model_storage, resource, *stored)
 
 
-def _read_model_and_lookups(directory: Path) -> tuple[bytes | None, dict[str, list[str]]]:
-    """The tagger is stored only where training had entities to learn."""
+def _read_model_and_lookups(directory: Path) -> tuple[bytes, dict[str, list[str]]]:
     lookups = json.loads((directory / _LOOKUPS_FILE).read_text("utf-8"))
-    model_path = directory / _MODEL_FILE
-    return (model_path.read_bytes() if model_path.exists() else None), lookups
+    return (directory / _MODEL_FILE).read_bytes(), lookups
 
 
 def _open_tagger(model: bytes) -> pycrfsuite.Tagger:

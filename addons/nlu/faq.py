@@ -73,7 +73,7 @@ class FaqRanker:
         keys = [m.get(INTENT_RESPONSE_KEY) for m in phrasings]
         classifier = (
             LinearModel.fit(phrasings, keys, block_weights=block_weights)
-            if len(set(keys)) > 1
+            if _has_classifier(keys)
             else None
         )
         index = FaqIndex(texts, view_weights=view_weights)
@@ -107,11 +107,16 @@ class FaqRanker:
         return order, [float(row[order[0]]), margin, coverage]
 
 
+def _has_classifier(phrasing_keys: Sequence[str]) -> bool:
+    """A classifier needs two entries to tell apart; with one, matching alone ranks."""
+    return len(set(phrasing_keys)) > 1
+
+
 def _read_knowledge_and_classifier(directory: Path) -> tuple[dict[str, Any], LinearModel | None]:
-    """The classifier is stored only where the knowledge base had two entries or more."""
     knowledge = json.loads((directory / _KNOWLEDGE_FILE).read_text("utf-8"))
-    model_path = directory / _MODEL_FILE
-    return knowledge, (LinearModel.load(model_path) if model_path.exists() else None)
+    if not _has_classifier(knowledge.get("keys") or []):
+        return knowledge, None
+    return knowledge, LinearModel.load(directory / _MODEL_FILE)
 
 
 def _standardised(scores: np.ndarray) -> np.ndarray:

@@ -2,10 +2,11 @@
 
 Rasa's `ModelStorage.read_from` raises `ValueError` for a resource that was
 never written: the component was trained on data that gave it nothing to
-learn, and it loads untrained. A resource that exists but lacks a file its
-component always writes, or holds one that does not parse, is a damaged
-model: that error propagates, so a broken model fails to load instead of
-quietly predicting nothing.
+learn, and it loads untrained. A resource that exists but lacks a file
+training wrote there, or holds one that does not parse, is a damaged model:
+that error propagates, so a broken model fails to load instead of quietly
+predicting nothing. So a component either stores everything it learnt or
+nothing at all.
 """
 
 from __future__ import annotations
