@@ -13,3 +13,8 @@ def utcnow() -> datetime:
 
 def isoformat(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def from_timestamp(timestamp: float) -> datetime:
+    """A Rasa event's Unix timestamp as the bridge's naive UTC."""
+    return datetime.fromtimestamp(float(timestamp), UTC).replace(tzinfo=None)

@@ -63,12 +63,6 @@ class SentReplies:
             task.add_done_callback(lambda done: self._settled(key, done))
         return await asyncio.shield(task)
 
-    async def delivered(self, key: ReplyKey) -> Reply | None:
-        """The reply, if it is known to have reached Rasa."""
-        async with self._db.reading() as db:
-            record = await _record(db, key)
-        return None if record is None else record.delivered
-
     def _settled(self, key: ReplyKey, task: asyncio.Task[Reply]) -> None:
         self._in_flight.pop(key, None)
         if not task.cancelled():
@@ -109,7 +103,6 @@ class SentReplies:
         first attempt, which is recorded before anything is sent."""
         ticket_id, agent_id, client_message_id = key
         async with self._db.transaction() as db:
-            await self._db.serialise(db, f"reply:{ticket_id}:{agent_id}:{client_message_id}")
             earlier = await _record(db, key)
             if earlier is None:
                 db.add(
@@ -133,6 +126,12 @@ def _matching(key: ReplyKey) -> tuple[Any, ...]:
 
 async def _record(db: AsyncSession, key: ReplyKey) -> AgentReply | None:
     return (await db.execute(select(AgentReply).where(*_matching(key)))).scalar_one_or_none()
+
+
+async def delivered_reply(db: AsyncSession, key: ReplyKey) -> Reply | None:
+    """The reply, if it is known to have reached Rasa."""
+    record = await _record(db, key)
+    return None if record is None else record.delivered
 
 
 async def forget_old_replies(db: AsyncSession, *, now: datetime) -> None:

@@ -3,8 +3,9 @@ turns (with the intents the bot recognised) and the slots that matter."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
+
+from handoff.clock import from_timestamp, isoformat
 
 # Slots the console shows first; the rest follow unless internal.
 KEY_SLOTS = ("order_id", "category", "priority", "language", "handoff_reason", "product")
@@ -70,8 +71,20 @@ def latest_customer_text(tracker: dict[str, Any]) -> str | None:
     return None
 
 
+def agent_reply(
+    tracker: dict[str, Any], *, agent_id: int, client_message_id: str
+) -> dict[str, Any] | None:
+    """The `bot` event of the agent's reply the client named, if Rasa logged it."""
+    for event in reversed(tracker.get("events") or []):
+        metadata = event.get("metadata") or {}
+        if (
+            event.get("event") == "bot"
+            and metadata.get("client_message_id") == client_message_id
+            and metadata.get("agent_id") == agent_id
+        ):
+            return event
+    return None
+
+
 def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    moment = datetime.fromtimestamp(float(timestamp), UTC).replace(tzinfo=None)
-    return moment.isoformat(timespec="milliseconds") + "Z"
+    return None if timestamp is None else isoformat(from_timestamp(timestamp))

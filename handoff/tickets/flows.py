@@ -8,25 +8,24 @@ Rasa and publishes events, so nothing is announced that did not happen.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 
-from handoff import events
+from handoff import events, transcript
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
-from handoff.clock import isoformat, utcnow
+from handoff.clock import from_timestamp, isoformat, utcnow
 from handoff.db import Database
 from handoff.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RasaUnavailable
 from handoff.events import EventBus
 from handoff.notices import notice
 from handoff.rasa import RasaClient
-from handoff.replies import SentReplies
+from handoff.replies import SentReplies, delivered_reply
 from handoff.routing import estimated_wait_seconds
 from handoff.tickets import service as tickets
 from handoff.tickets.enums import WAITING_STATUSES, Priority, TicketStatus
@@ -294,16 +293,17 @@ class TicketFlows:
         """The agent's reply goes to the customer through Rasa, which logs it
         in the tracker and sends it on the customer's latest channel. With a
         `client_message_id`, sending the same reply again delivers it once."""
-        key = (ticket_id, agent.id, client_message_id or "")
-        if client_message_id is not None and (sent := await self._replies.delivered(key)):
+        key = None if client_message_id is None else (ticket_id, agent.id, client_message_id)
+        async with self._db.reading() as db:
+            sent = None if key is None else await delivered_reply(db, key)
+            ticket = await tickets.get(db, ticket_id=ticket_id)
+        if sent is not None:
             # Answered as first sent, even if the ticket has moved on since.
             return _same_reply(sent, text)
-        async with self._db.reading() as db:
-            ticket = await tickets.get(db, ticket_id=ticket_id)
         _require_owner(ticket, agent, strict=True)
         if not ticket.live or ticket.status != TicketStatus.IN_PROGRESS:
             raise InvalidTransition("The customer is no longer connected to you on this ticket.")
-        if client_message_id is None:
+        if key is None:
             message = await self._tell_customer(ticket, text, agent)
         else:
             message = _same_reply(
@@ -353,17 +353,18 @@ class TicketFlows:
     ) -> dict[str, Any] | None:
         """The reply as Rasa logged it, if an earlier, failed-looking send got through."""
         tracker = await self._rasa.tracker(ticket.conversation_id)
-        for event in reversed(tracker.get("events") or []):
-            metadata = event.get("metadata") or {}
-            if (
-                event.get("event") == "bot"
-                and metadata.get("client_message_id") == client_message_id
-                and metadata.get("agent_id") == agent.id
-            ):
-                at = datetime.fromtimestamp(event.get("timestamp") or time.time(), UTC)
-                at = at.replace(tzinfo=None)  # the bridge's naive UTC
-                return self._publish_reply(ticket, agent, event["text"], metadata["message_id"], at)
-        return None
+        event = transcript.agent_reply(
+            tracker, agent_id=agent.id, client_message_id=client_message_id
+        )
+        if event is None:
+            return None
+        return self._publish_reply(
+            ticket,
+            agent,
+            event["text"],
+            event["metadata"]["message_id"],
+            from_timestamp(event["timestamp"]),
+        )
 
     def _publish_reply(
         self, ticket: Ticket, agent: Agent, text: str, message_id: str, at: datetime
@@ -570,11 +571,21 @@ def _merge_handoff(ticket: Ticket, data: HandoffIn) -> None:
     ticket.context = {**(ticket.context or {}), **data.context}
     if data.description:
         # Each request describes the conversation's latest lines, which mostly
-        # repeat the last request's: add only the new lines, and when the text
-        # grows too long keep the newest.
-        known = set((ticket.description or "").splitlines())
-        added = [line for line in data.description.splitlines() if line not in known]
-        ticket.description = "\n".join([ticket.description or "", *added]).strip()[-MAX_TEXT:]
+        # repeat the last request's: add what follows the overlap, and when
+        # the text grows too long keep the newest.
+        known = (ticket.description or "").splitlines()
+        latest = data.description.splitlines()
+        added = latest[_overlap(known, latest) :]
+        ticket.description = "\n".join([*known, *added]).strip()[-MAX_TEXT:]
+
+
+def _overlap(earlier: list[str], later: list[str]) -> int:
+    """How many lines `later` begins with that `earlier` ends with. Lines
+    repeat in a conversation ("转人工" twice), so only the overlap is known."""
+    for size in range(min(len(earlier), len(later)), 0, -1):
+        if earlier[-size:] == later[:size]:
+            return size
+    return 0
 
 
 def _require_handler(agent: Agent) -> None:

@@ -164,6 +164,8 @@ class FakeRasa:
     down: bool = False
     # Applies appended events, then fails as if its answer were lost.
     loses_answers: bool = False
+    # Seconds Rasa takes before it applies appended events, as under load.
+    append_delay: float = 0.0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -187,19 +189,11 @@ class FakeRasa:
         ]
 
     def agent_messages(self, conversation_id: str) -> list[str]:
-        return [
-            event["text"]
-            for event in self.sent_events(conversation_id)
-            if event["event"] == "bot" and (event.get("metadata") or {}).get("agent_id")
-        ]
+        return _agent_texts(self.sent_events(conversation_id))
 
     def logged_agent_messages(self, conversation_id: str) -> list[str]:
         """Agent messages as the tracker holds them: without refused calls."""
-        return [
-            event["text"]
-            for event in self._state(conversation_id)["events"]
-            if event["event"] == "bot" and (event.get("metadata") or {}).get("agent_id")
-        ]
+        return _agent_texts(self._state(conversation_id)["events"])
 
     def trail(self, conversation_id: str) -> list[str]:
         """What happened to the conversation, compactly: `resume`, `bot`,
@@ -236,6 +230,7 @@ class FakeRasa:
 
     async def _append(self, request: web.Request) -> web.Response:
         call = await self._record(request)
+        await asyncio.sleep(self.append_delay)
         state = self._state(call.conversation_id)
         for event in call.body:
             state["events"].append({**event, "timestamp": time.time()})
@@ -261,6 +256,14 @@ class FakeRasa:
     async def _domain(self, request: web.Request) -> web.Response:
         await self._record(request)
         return web.json_response(self.domain)
+
+
+def _agent_texts(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        event["text"]
+        for event in events
+        if event["event"] == "bot" and (event.get("metadata") or {}).get("agent_id")
+    ]
 
 
 @pytest.fixture

@@ -418,6 +418,9 @@ async def test_concurrent_sends_of_one_reply_deliver_it_once(bridge):
     path = f"/api/tickets/{ticket['id']}/messages"
     greeting = len(bridge.rasa.logged_agent_messages("c1"))  # the claim's "agent joined"
     reply = {"text": "hi", "client_message_id": "double-click"}
+    # Rasa is slow to log the first send: the others must wait for it, not
+    # look in the tracker and send again.
+    bridge.rasa.append_delay = 0.2
     sent = await asyncio.gather(
         *(bridge.post(path, agent, json=reply, expect=201) for _ in range(3))
     )
@@ -798,6 +801,19 @@ async def test_a_second_request_adds_only_the_new_lines_to_the_description(bridg
         latest = await bridge.handoff("c1", description=lines, expect=200)
     description = latest["ticket"]["description"]
     assert len(description) == 4000 and description.endswith("第2-7句" + "字" * 200)
+
+
+async def test_lines_a_conversation_repeats_are_kept_in_the_description(bridge):
+    await bridge.handoff("c1", description="客户：转人工\n机器人：正在为您转接")
+    latest = "机器人：正在为您转接\n客户：好的\n客户：转人工\n机器人：正在为您转接"
+    again = await bridge.handoff("c1", description=latest, expect=200)
+    assert again["ticket"]["description"].splitlines() == [
+        "客户：转人工",
+        "机器人：正在为您转接",
+        "客户：好的",
+        "客户：转人工",
+        "机器人：正在为您转接",
+    ]
 
 
 async def test_a_handoff_for_a_new_problem_after_resolution_opens_a_new_ticket(bridge):

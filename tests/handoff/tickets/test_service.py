@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 
 from handoff.app_keys import DATABASE
+from handoff.clock import utcnow
 from handoff.errors import InvalidTransition
 from handoff.replies import RETRY_WINDOW, SentReplies
 from handoff.tickets import service as tickets
@@ -406,10 +407,12 @@ async def test_everything_survives_a_restart(start_bridge):
     ]
 
 
-async def _bridge_with_claimed_ticket(start_bridge) -> tuple[Bridge, Any, dict[str, Any]]:
-    bridge: Bridge = await start_bridge()
+async def _bridge_with_claimed_ticket(
+    start_bridge, conversation_id: str = "c-reply", **settings: Any
+) -> tuple[Bridge, Any, dict[str, Any]]:
+    bridge: Bridge = await start_bridge(**settings)
     alice = await bridge.add("alice", online=True)
-    ticket = (await bridge.handoff("c-reply"))["ticket"]
+    ticket = (await bridge.handoff(conversation_id))["ticket"]
     await bridge.claim(ticket["id"], alice)
     return bridge, alice, ticket
 
@@ -473,10 +476,9 @@ async def test_a_delivered_reply_the_database_failed_to_record_still_succeeds(
 
 
 async def test_reply_records_are_forgotten_after_the_retry_window(start_bridge):
-    bridge: Bridge = await start_bridge(sweep_interval_seconds=0.05)
-    alice = await bridge.add("alice", online=True)
-    ticket = (await bridge.handoff("c-old"))["ticket"]
-    await bridge.claim(ticket["id"], alice)
+    bridge, alice, ticket = await _bridge_with_claimed_ticket(
+        start_bridge, "c-old", sweep_interval_seconds=0.05
+    )
     path = f"/api/tickets/{ticket['id']}/messages"
     for client_message_id, age in (("old-reply", RETRY_WINDOW * 2), ("new-reply", timedelta(0))):
         await bridge.post(
@@ -486,7 +488,7 @@ async def test_reply_records_are_forgotten_after_the_retry_window(start_bridge):
             await db.execute(
                 update(AgentReply)
                 .where(AgentReply.client_message_id == client_message_id)
-                .values(created_at=datetime.now(UTC).replace(tzinfo=None) - age)
+                .values(created_at=utcnow() - age)
             )
 
     async def remembered() -> list[str] | None:
