@@ -17,12 +17,12 @@ PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_TICKETS_URL = f"sqlite:///{PROJECT / 'var' / 'handoff.db'}"
 SQL_DIALECT_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
 # Rasa's own SQL store and ours (addons/tracker_store.py) share the tables.
-SQL_TRACKER_STORE_TYPES = {"sql", "addons.tracker_store.sqltrackerstore"}
+_SQL_TRACKER_STORE_TYPES = {"sql", "addons.tracker_store.sqltrackerstore"}
 
 
-def is_sql_tracker_store(store: dict[str, Any]) -> bool:
+def _is_sql_tracker_store(store: dict[str, Any]) -> bool:
     """Whether an endpoints.yml `tracker_store` section is Rasa's SQL store."""
-    return str(store.get("type", "")).lower() in SQL_TRACKER_STORE_TYPES
+    return str(store.get("type", "")).lower() in _SQL_TRACKER_STORE_TYPES
 
 
 def tracker_url_from_endpoints(path: Path) -> str:
@@ -36,7 +36,7 @@ def tracker_url_from_endpoints(path: Path) -> str:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path} is not valid YAML: {error}") from error
     store: dict[str, Any] = endpoints.get("tracker_store") or {}
-    if not is_sql_tracker_store(store):
+    if not _is_sql_tracker_store(store):
         raise ConfigError(
             f"{path} has no SQL tracker store (type: SQL or "
             "addons.tracker_store.SQLTrackerStore); pass --tracker-url instead."

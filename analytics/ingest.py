@@ -78,11 +78,11 @@ class TrackerIngester:
                 if checkpoint is None:
                     self._warehouse.reset(target)
                     self._ingest(source, target, None, last_id, new_after, result)
-                elif last_id > checkpoint[0]:
+                elif last_id > new_after:
                     senders = list(
                         source.execute(
                             select(events_table.c.sender_id)
-                            .where(events_table.c.id > checkpoint[0], events_table.c.id <= last_id)
+                            .where(events_table.c.id > new_after, events_table.c.id <= last_id)
                             .distinct()
                         ).scalars()
                     )

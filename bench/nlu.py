@@ -155,6 +155,7 @@ def cross_validate(
     for fold, (train_index, test_index) in enumerate(splitter.split(examples, intents)):
         fold_data = TrainingData(
             training_examples=[examples[i] for i in train_index],
+            responses=data.responses,
             entity_synonyms=data.entity_synonyms,
             regex_features=data.regex_features,
             lookup_tables=data.lookup_tables,

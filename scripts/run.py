@@ -69,15 +69,18 @@ def prepare_tracker_store(endpoints: Path = PROJECT / "endpoints.yml") -> None:
     read while Rasa writes."""
     import sqlite3
 
-    import yaml
+    from sqlalchemy.engine import make_url
 
-    from analytics.config import is_sql_tracker_store
+    from analytics.config import tracker_url_from_endpoints
+    from analytics.errors import ConfigError
 
-    store = (yaml.safe_load(endpoints.read_text()) or {}).get("tracker_store") or {}
-    if not is_sql_tracker_store(store) or store.get("dialect", "sqlite") != "sqlite":
+    try:
+        url = make_url(tracker_url_from_endpoints(endpoints))
+    except ConfigError:  # not an SQL store: nothing to prepare
         return
-    path = Path(str(store.get("db") or "rasa.db"))
-    path = path if path.is_absolute() else PROJECT / path
+    if url.get_backend_name() != "sqlite":
+        return
+    path = Path(str(url.database))
     path.parent.mkdir(parents=True, exist_ok=True)
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA journal_mode=WAL")

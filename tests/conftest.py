@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 PROJECT = Path(__file__).resolve().parent.parent
 MODEL = PROJECT / "models" / "cloudpick.tar.gz"
@@ -54,24 +58,40 @@ def parse(nlu_agent):
     return parse_text
 
 
+# Where the tests may create databases of their own (trust auth, as on CI).
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@contextmanager
+def scratch_postgres_database(prefix: str = "test") -> Iterator[str]:
+    """A new PostgreSQL database, dropped afterwards; skips the test without a server.
+    Durability is not under test, so commits do not wait for the disk."""
+    psycopg2 = pytest.importorskip("psycopg2")
+    try:
+        admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3)
+    except psycopg2.OperationalError as error:
+        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
+    admin.autocommit = True
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+        cursor.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    try:
+        yield (
+            make_url(POSTGRES_ADMIN_URL)
+            .set(drivername="postgresql", database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A fresh PostgreSQL database, dropped afterwards; skips without a server."""
-    import uuid
-
-    from sqlalchemy import create_engine
-
-    admin_url = "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", future=True)
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"CREATE DATABASE {name}")
-    except Exception as error:
-        pytest.skip(f"PostgreSQL is not reachable: {error}")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.dispose()
+    """A fresh PostgreSQL database for one test."""
+    with scratch_postgres_database() as url:
+        yield url

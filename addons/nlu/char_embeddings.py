@@ -18,7 +18,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import jieba
 import numpy as np
 import regex
 import scipy.sparse as sp
@@ -34,7 +33,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse.linalg import svds
 
 from addons.nlu.storage import read_stored
-from addons.nlu.text import MAX_ANALYSED_CHARS
+from addons.nlu.text import JIEBA_DICTIONARY, MAX_ANALYSED_CHARS
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ class CharVectors:
         cls, path: Path | None = None, dimensions: int = 300, context_smoothing: float = 0.75
     ) -> CharVectors:
         """Learns vectors from a jieba-format dictionary ("word frequency [tag]")."""
-        path = path or Path(jieba.__file__).parent / "dict.txt"
+        path = path or JIEBA_DICTIONARY
         index: dict[str, int] = {}
         rows, columns, weights = [], [], []
         with path.open(encoding="utf-8") as lines:

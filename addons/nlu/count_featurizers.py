@@ -54,7 +54,8 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        """Nothing to check beyond Rasa's own featurizer settings."""
+        """Nothing to check beyond Rasa's own featurizer settings (Rasa
+        declares this abstract)."""
 
     def __init__(
         self,
@@ -80,6 +81,15 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
         return cls(config, model_storage, resource, execution_context)
 
     def _vectorizer(self, vocabulary: dict[str, int] | None) -> CountVectorizer:
+        return CountVectorizer(
+            **self._what_to_count(),
+            min_df=self._config["min_df"],
+            vocabulary=vocabulary,
+            dtype=float,
+        )
+
+    def _what_to_count(self) -> dict[str, Any]:
+        """`CountVectorizer`'s analyzer options: what the subclass counts."""
         raise NotImplementedError
 
     def train(self, training_data: TrainingData) -> Resource:
@@ -171,15 +181,11 @@ class CharNgramFeaturizer(CountFeaturizer):
                 f"{config['min_ngram']} and {config['max_ngram']}."
             )
 
-    def _vectorizer(self, vocabulary: dict[str, int] | None) -> CountVectorizer:
-        return CountVectorizer(
-            analyzer="char_wb",
-            ngram_range=(self._config["min_ngram"], self._config["max_ngram"]),
-            lowercase=True,
-            min_df=self._config["min_df"],
-            vocabulary=vocabulary,
-            dtype=float,
-        )
+    def _what_to_count(self) -> dict[str, Any]:
+        return {
+            "analyzer": "char_wb",
+            "ngram_range": (self._config["min_ngram"], self._config["max_ngram"]),
+        }
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
@@ -196,13 +202,8 @@ class LatinWordPairFeaturizer(CountFeaturizer):
     per_token = False
     may_find_nothing = True  # an all-Chinese assistant has no English pairs
 
-    def _vectorizer(self, vocabulary: dict[str, int] | None) -> CountVectorizer:
-        return CountVectorizer(
-            analyzer=_adjacent_pairs,
-            min_df=self._config["min_df"],
-            vocabulary=vocabulary,
-            dtype=float,
-        )
+    def _what_to_count(self) -> dict[str, Any]:
+        return {"analyzer": _adjacent_pairs}
 
 
 def _adjacent_pairs(text: str) -> list[str]:

@@ -104,6 +104,10 @@ class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
             }
             self._gazetteer = Gazetteer(self._lookups)
         ignored = set(self._config["ignore_entities"])
+        if not _has_entities(training_data, ignored):
+            # Nothing stored: the component loads untrained.
+            logger.debug("%s: no entities to learn.", self.__class__.__name__)
+            return self._resource
         trainer = pycrfsuite.Trainer(verbose=False)
         trainer.set_params(
             {
@@ -113,7 +117,6 @@ class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
                 "feature.possible_transitions": True,
             }
         )
-        sequences = 0
         for example in training_data.nlu_examples:
             text = example.get(TEXT)
             if not text:
@@ -123,12 +126,6 @@ class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
                 e for e in example.get(ENTITIES) or [] if e[ENTITY_ATTRIBUTE_TYPE] not in ignored
             ]
             trainer.append(self._features(text, units), _labels(units, entities))
-            sequences += 1
-
-        if not (sequences and _has_entities(training_data, ignored)):
-            # Nothing stored: the component loads untrained.
-            logger.debug("%s: no entities to learn.", self.__class__.__name__)
-            return self._resource
         with self._model_storage.write_to(self._resource) as directory:
             (directory / _LOOKUPS_FILE).write_text(
                 json.dumps(self._lookups, ensure_ascii=False), "utf-8"

@@ -100,11 +100,14 @@ class FaqRanker:
         margin = float(row[order[0]] - row[order[1]]) if len(order) > 1 else 0.0
         asked = self.index.units(text)
         coverage = max(
-            self.index.coverage(asked, document)
-            for document, key in enumerate(self.phrasing_keys)
-            if key == best
+            self.index.coverage(asked, document) for document in self._phrasings_of(best)
         )
         return order, [float(row[order[0]]), margin, coverage]
+
+    def _phrasings_of(self, key: str) -> np.ndarray:
+        column = self._column[key]
+        end = self._entry_starts[column + 1] if column + 1 < len(self.keys) else len(self._by_entry)
+        return self._by_entry[self._entry_starts[column] : end]
 
 
 def _has_classifier(phrasing_keys: Sequence[str]) -> bool:
@@ -199,8 +202,7 @@ class FaqRetriever(GraphComponent):
         ]
         if not phrasings:
             logger.warning("FaqRetriever found no '%s…' examples; it will match nothing.", prefix)
-            self._persist()
-            return self._resource
+            return self._resource  # nothing stored: loads untrained
         self._ranker = self._train_ranker(phrasings)
         self._knowledge = {
             "texts": self._ranker.texts,
@@ -282,7 +284,7 @@ class FaqRetriever(GraphComponent):
             (directory / _KNOWLEDGE_FILE).write_text(
                 json.dumps(self._knowledge, ensure_ascii=False), "utf-8"
             )
-            if self._ranker is not None and self._ranker.classifier is not None:
+            if self._ranker.classifier is not None:
                 self._ranker.classifier.save(directory / _MODEL_FILE)
 
     @classmethod

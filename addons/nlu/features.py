@@ -42,9 +42,8 @@ def sentence_blocks(message: Message, attribute: str = TEXT) -> dict[str, Block]
         if features.attribute != attribute:
             continue
         if features.type == FEATURE_TYPE_SENTENCE:
-            # A copy: the block is changed in place later, the message's features are not.
             sentence[str(features.origin)] = Block(
-                sp.csr_matrix(features.features, copy=True), features.is_dense()
+                sp.csr_matrix(features.features), features.is_dense()
             )
         else:
             sequence[str(features.origin)] = features
@@ -153,15 +152,15 @@ def _stack(blocks: list[Block | None], width: int) -> sp.csr_matrix:
     rows = [block.matrix if block is not None else sp.csr_matrix((1, width)) for block in blocks]
     if not rows:
         return sp.csr_matrix((0, width))
-    for row in rows:
-        row.sum_duplicates()  # before any per-entry scaling; a no-op for Rasa's features
     kept = [(row.data[row.indices < width], row.indices[row.indices < width]) for row in rows]
     data, indices = zip(*kept, strict=True)
     indptr = np.cumsum([0, *(len(row_data) for row_data in data)])
-    return sp.csr_matrix(
+    matrix = sp.csr_matrix(
         (np.concatenate(data).astype(np.float64), np.concatenate(indices), indptr),
         shape=(len(rows), width),
     )
+    matrix.sum_duplicates()  # before any per-entry scaling; a no-op for Rasa's features
+    return matrix
 
 
 @dataclass

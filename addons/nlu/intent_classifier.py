@@ -92,8 +92,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
                 "%s needs at least two intents with examples; it will predict nothing.",
                 self.__class__.__name__,
             )
-            self._persist()
-            return self._resource
+            return self._resource  # nothing stored: loads untrained
         blocks = FeatureBlocks.fit(examples, self._config["block_weights"])
         features = blocks.transform(examples)
         self.model = self._fit(blocks, features, labels)
@@ -143,10 +142,8 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def _persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
-            meta = {"temperature": self.temperature, "trained": self.model is not None}
-            (directory / _META_FILE).write_text(json.dumps(meta))
-            if self.model is not None:
-                self.model.save(directory / _MODEL_FILE)
+            (directory / _META_FILE).write_text(json.dumps({"temperature": self.temperature}))
+            self.model.save(directory / _MODEL_FILE)
 
     @classmethod
     def load(
@@ -164,7 +161,6 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
         return cls(config, model_storage, resource, *stored)
 
 
-def _read_model_and_temperature(directory: Path) -> tuple[LinearModel | None, float]:
+def _read_model_and_temperature(directory: Path) -> tuple[LinearModel, float]:
     meta = json.loads((directory / _META_FILE).read_text())
-    model = LinearModel.load(directory / _MODEL_FILE) if meta["trained"] else None
-    return model, meta["temperature"]
+    return LinearModel.load(directory / _MODEL_FILE), meta["temperature"]

@@ -26,15 +26,13 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
-import jieba
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from sklearn.feature_extraction.text import CountVectorizer
 
 from addons.nlu.count_featurizers import CountFeaturizer
-from addons.nlu.text import MAX_ANALYSED_CHARS, han_runs
+from addons.nlu.text import JIEBA_DICTIONARY, MAX_ANALYSED_CHARS, han_runs
 
 logger = logging.getLogger(__name__)
 
@@ -158,8 +156,7 @@ def _thuocl_entries() -> Iterator[tuple[str, str]]:
 
 
 def _jieba_entries() -> Iterator[tuple[str, str]]:
-    path = Path(jieba.__file__).parent / "dict.txt"
-    with path.open(encoding="utf-8") as lines:
+    with JIEBA_DICTIONARY.open(encoding="utf-8") as lines:
         for line in lines:
             parts = line.split()
             if len(parts) == 3:
@@ -202,13 +199,8 @@ class LexiconFeaturizer(CountFeaturizer):
             config, model_storage, resource, execution_context, lexicon=Lexicon.from_installed()
         )
 
-    def _vectorizer(self, vocabulary: dict[str, int] | None) -> CountVectorizer:
-        return CountVectorizer(
-            analyzer=self.lexicon.categories_in,
-            min_df=self._config["min_df"],
-            vocabulary=vocabulary,
-            dtype=float,
-        )
+    def _what_to_count(self) -> dict[str, Any]:
+        return {"analyzer": self.lexicon.categories_in}
 
     def _save(self, directory: Path) -> None:
         super()._save(directory)

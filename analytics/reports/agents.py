@@ -57,7 +57,7 @@ class AgentsReport:
                         "csat_average",
                         "csat_responses",
                         "transfers",
-                    ],  # fmt: skip
+                    ],
                     rows=rows,
                     chart=Chart(ChartKind.BAR, "agent", ("handled", "resolved")),
                     formats={"average_handling_time": "seconds"},

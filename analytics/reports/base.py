@@ -88,7 +88,7 @@ class ReportContext:
         return int((moment + self.period.offset_seconds) // 86400)
 
     def by_day(self, rows: Iterable[Sequence[Any]]) -> dict[str, Any]:
-        """Query rows keyed by a day or week number, keyed by ISO date instead."""
+        """Query rows keyed by a day number, keyed by ISO date instead."""
         return {self.day_label(row[0]): row[1] if len(row) == 2 else row[1:] for row in rows}
 
 

@@ -62,7 +62,7 @@ class ChannelsReport:
                         "handoff_rate",
                         "csat_average",
                         "human_resolution_p50",
-                    ],  # fmt: skip
+                    ],
                     rows=table_rows,
                     chart=Chart(ChartKind.BAR, "channel", ("containment_rate",)),
                     formats={

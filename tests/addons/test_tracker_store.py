@@ -43,6 +43,7 @@ def store_settings(url: str) -> dict[str, Any]:
         "host": parsed.host,
         "port": parsed.port,
         "username": parsed.username,
+        "password": parsed.password,
         "db": parsed.database,
     }
 

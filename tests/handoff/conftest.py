@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import shutil
 import tempfile
 import time
@@ -25,7 +24,6 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
-from sqlalchemy.engine import make_url
 
 from handoff import migrations
 from handoff.agents import security
@@ -35,13 +33,11 @@ from handoff.app import create_app
 from handoff.app_keys import DATABASE
 from handoff.settings import Settings
 from handoff.web import SESSION_COOKIE
+from tests.conftest import scratch_postgres_database
 
 API_TOKEN = "test-api-token"
 RASA_TOKEN = "test-rasa-token"
 PASSWORD = "correct horse battery"
-POSTGRES_ADMIN_URL = os.environ.get(
-    "HANDOFF_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
 TABLES = ("agent_replies", "ticket_notes", "ticket_events", "tickets", "agent_sessions", "agents")
 _UNSET: Any = object()
 
@@ -103,27 +99,8 @@ def database_url(sqlite_url: str) -> str:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A database of its own for this test session, dropped afterwards."""
-    psycopg2 = pytest.importorskip("psycopg2")
-    try:
-        admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=3)
-    except psycopg2.OperationalError as error:
-        pytest.skip(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL}: {error}")
-    admin.autocommit = True
-    name = f"handoff_test_{secrets.token_hex(4)}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-        # Durability is not under test; waiting for each commit's flush is slow.
-        cursor.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-    try:
-        yield (
-            make_url(POSTGRES_ADMIN_URL)
-            .set(drivername="postgresql", database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_postgres_database("handoff_test") as url:
+        yield url
 
 
 @pytest.fixture

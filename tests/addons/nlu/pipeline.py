@@ -33,15 +33,11 @@ class MiniPipeline:
     loaded: list[GraphComponent] = field(default_factory=list)
 
     def train(self, data: TrainingData) -> MiniPipeline:
-        storage = LocalModelStorage(self.storage_path)
-        for index, (component_class, config) in enumerate(self.steps):
-            config = {**component_class.get_default_config(), **config}
-            context = ExecutionContext(GraphSchema({}), "test", node_name=self.node_name(index))
-            resource = Resource(self.node_name(index))
-            component = component_class.create(config, storage, resource, context)
+        for index, (component_class, _) in enumerate(self.steps):
+            component = component_class.create(*self._arguments(index))
             if hasattr(component, "train"):
                 component.train(data)
-            loaded = component_class.load(config, storage, resource, context)
+            loaded = self.load_step(index)
             if isinstance(loaded, Tokenizer | Featurizer):
                 data = loaded.process_training_data(data)
             self.loaded.append(loaded)
@@ -53,8 +49,14 @@ class MiniPipeline:
 
     def load_step(self, index: int, storage_path: Path | None = None) -> GraphComponent:
         """Step `index` loaded again, from where it was trained or from a copy."""
+        return self.steps[index][0].load(*self._arguments(index, storage_path))
+
+    def _arguments(
+        self, index: int, storage_path: Path | None = None
+    ) -> tuple[dict[str, Any], LocalModelStorage, Resource, ExecutionContext]:
+        """What Rasa passes a step's `create` and `load`."""
         component_class, config = self.steps[index]
-        return component_class.load(
+        return (
             {**component_class.get_default_config(), **config},
             LocalModelStorage(storage_path or self.storage_path),
             Resource(self.node_name(index)),

@@ -369,10 +369,6 @@ def test_lexicon_categories_name_words_no_example_contains(tmp_path):
 def test_a_trained_lexicon_needs_no_lexicon_package(tmp_path, monkeypatch, caplog):
     from importlib.metadata import PackageNotFoundError
 
-    from rasa.engine.graph import ExecutionContext, GraphSchema
-    from rasa.engine.storage.local_model_storage import LocalModelStorage
-    from rasa.engine.storage.resource import Resource
-
     steps = [(MixedLanguageTokenizer, {}), (LexiconFeaturizer, {})]
     pipeline = MiniPipeline(tmp_path, steps).train(training_data(HEALTH_AND_FOOD))
     vocabulary = set(pipeline.loaded[1].vectorizer.vocabulary)
@@ -389,20 +385,12 @@ def test_a_trained_lexicon_needs_no_lexicon_package(tmp_path, monkeypatch, caplo
     assert all(c.startswith("pos:") for c in without_packages.categories["鼻息肉"])
 
     # The trained model loads its own copy of the lexicon, as it was trained.
-    def load() -> LexiconFeaturizer:
-        return LexiconFeaturizer.load(
-            LexiconFeaturizer.get_default_config(),
-            LocalModelStorage(tmp_path),
-            Resource("LexiconFeaturizer1"),
-            ExecutionContext(GraphSchema({}), "test", node_name="LexiconFeaturizer1"),
-        )
-
-    assert load().lexicon.categories == expected
+    assert pipeline.load_step(1).lexicon.categories == expected
     # A model missing its lexicon is damaged: loading says so instead of
     # quietly featurizing nothing.
-    (tmp_path / "LexiconFeaturizer1" / "lexicon.json").unlink()
+    (tmp_path / pipeline.node_name(1) / "lexicon.json").unlink()
     with pytest.raises(FileNotFoundError, match="lexicon.json"):
-        load()
+        pipeline.load_step(1)
 
 
 def test_a_damaged_model_fails_to_load_and_an_untrained_one_loads(shop_pipeline, tmp_path):
