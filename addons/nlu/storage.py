@@ -1,4 +1,5 @@
-"""How our components read what training stored, with one policy for all.
+"""How our components store what they learn, and read it back with one
+policy for all.
 
 Rasa's `ModelStorage.read_from` raises `ValueError` for a resource that was
 never written: the component was trained on data that gave it nothing to
@@ -11,10 +12,11 @@ nothing at all.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
@@ -34,3 +36,13 @@ def read_stored(
         except ValueError:
             return None
         return read(directory)
+
+
+def write_json(path: Path, value: Any) -> None:
+    """Stores `value` as UTF-8 JSON, with Chinese kept readable in the file."""
+    path.write_text(json.dumps(value, ensure_ascii=False), "utf-8")
+
+
+def read_json(path: Path) -> Any:
+    """What `write_json` stored; a missing or garbled file raises."""
+    return json.loads(path.read_text("utf-8"))

@@ -146,6 +146,11 @@ def detect_language(text: str) -> Language | None:
     return "zh" if han_chars / 1.5 >= latin_words else "en"
 
 
+def han_characters(text: str) -> list[str]:
+    """Every Chinese character in the text, in order."""
+    return _HAN.findall(text)
+
+
 def han_runs(text: str) -> list[str]:
     """The unbroken stretches of Chinese characters in the text."""
     return _HAN_RUN.findall(text)

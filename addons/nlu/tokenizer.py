@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_END, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.storage import read_stored
+from addons.nlu.storage import read_json, read_stored, write_json
 from addons.nlu.text import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -94,7 +93,7 @@ class MixedLanguageTokenizer(Tokenizer):
         words = read_stored(
             model_storage,
             resource,
-            lambda directory: json.loads((directory / _USER_WORDS_FILE).read_text("utf-8")),
+            lambda directory: read_json(directory / _USER_WORDS_FILE),
         )
         if words is None:
             logger.debug("No stored user words for %s, using config only.", cls.__name__)
@@ -107,9 +106,7 @@ class MixedLanguageTokenizer(Tokenizer):
         if self._config["entity_words"]:
             self.segmenter.add_words(_entity_words(training_data))
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / _USER_WORDS_FILE).write_text(
-                json.dumps(self.segmenter.user_words, ensure_ascii=False), "utf-8"
-            )
+            write_json(directory / _USER_WORDS_FILE, self.segmenter.user_words)
         return self._resource
 
     def tokenize(self, message: Message, attribute: str) -> list[Token]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.storage import read_stored
+from addons.nlu.storage import read_json, read_stored, write_json
 from addons.nlu.text import Gazetteer
 
 logger = logging.getLogger(__name__)
@@ -134,9 +133,7 @@ class UrgencyDetector(GraphComponent, EntityExtractorMixin):
             )
         self.lexicon = UrgencyLexicon(categories, self._config["negative_threshold"])
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / _LEXICON_FILE).write_text(
-                json.dumps(categories, ensure_ascii=False), "utf-8"
-            )
+            write_json(directory / _LEXICON_FILE, categories)
         return self._resource
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -177,7 +174,7 @@ class UrgencyDetector(GraphComponent, EntityExtractorMixin):
         categories = read_stored(
             model_storage,
             resource,
-            lambda directory: json.loads((directory / _LEXICON_FILE).read_text("utf-8")),
+            lambda directory: read_json(directory / _LEXICON_FILE),
         )
         if categories is None:
             logger.warning("UrgencyDetector has no trained lexicon.")
