@@ -16,7 +16,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.storage import read_json, read_stored, write_json
+from addons.nlu.storage import read_stored_json, write_json
 from addons.nlu.text import Gazetteer, to_half_width
 
 logger = logging.getLogger(__name__)
@@ -149,11 +149,7 @@ class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> PatternEntityExtractor:
-        stored = read_stored(
-            model_storage,
-            resource,
-            lambda directory: read_json(directory / _PATTERNS_FILE),
-        )
+        stored = read_stored_json(model_storage, resource, _PATTERNS_FILE)
         if stored is None:
             logger.warning("PatternEntityExtractor has no trained patterns.")
             return cls(config, model_storage, resource)

@@ -38,6 +38,11 @@ def read_stored(
         return read(directory)
 
 
+def read_stored_json(model_storage: ModelStorage, resource: Resource, file_name: str) -> Any:
+    """`read_stored` for a component that stores one JSON file."""
+    return read_stored(model_storage, resource, lambda directory: read_json(directory / file_name))
+
+
 def write_json(path: Path, value: Any) -> None:
     """Stores `value` as UTF-8 JSON, with Chinese kept readable in the file."""
     path.write_text(json.dumps(value, ensure_ascii=False), "utf-8")

@@ -15,7 +15,7 @@ from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_END, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.storage import read_json, read_stored, write_json
+from addons.nlu.storage import read_stored_json, write_json
 from addons.nlu.text import Segmenter
 
 logger = logging.getLogger(__name__)
@@ -90,11 +90,7 @@ class MixedLanguageTokenizer(Tokenizer):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> MixedLanguageTokenizer:
-        words = read_stored(
-            model_storage,
-            resource,
-            lambda directory: read_json(directory / _USER_WORDS_FILE),
-        )
+        words = read_stored_json(model_storage, resource, _USER_WORDS_FILE)
         if words is None:
             logger.debug("No stored user words for %s, using config only.", cls.__name__)
             words = _dictionary_words(config)

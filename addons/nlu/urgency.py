@@ -16,7 +16,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.storage import read_json, read_stored, write_json
+from addons.nlu.storage import read_stored_json, write_json
 from addons.nlu.text import Gazetteer
 
 logger = logging.getLogger(__name__)
@@ -171,11 +171,7 @@ class UrgencyDetector(GraphComponent, EntityExtractorMixin):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> UrgencyDetector:
-        categories = read_stored(
-            model_storage,
-            resource,
-            lambda directory: read_json(directory / _LEXICON_FILE),
-        )
+        categories = read_stored_json(model_storage, resource, _LEXICON_FILE)
         if categories is None:
             logger.warning("UrgencyDetector has no trained lexicon.")
             categories = {}
