@@ -6,8 +6,9 @@ lexicons know categories of words, but not song titles, apps or people. The
 Chinese Wikipedia in its source distribution, so they install from PyPI with
 no download at run time. There 周杰伦 sits next to 王力宏 and 林俊杰, 微信 next
 to 微博 and QQ, 李白 next to 杜甫. A message's vector is the mean of its words'
-vectors; on SMP2019's training split this adds 0.9 points of cross-validated
-intent accuracy on top of the character vectors and lexicons.
+vectors; on SMP2019's training split this adds 0.3 to 0.9 points of
+cross-validated intent accuracy on top of the character vectors and lexicons
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class WordVectors(Embeddings):
     Chinese text is cut by forward maximum matching against the vectors' own
     vocabulary rather than by jieba: a word jieba keeps whole but the vectors
     lack would otherwise be lost whole, where its parts still say something
-    (on SMP2019, 0.7 points of cross-validated accuracy more than jieba's
+    (on SMP2019, 0.6 points of cross-validated accuracy more than jieba's
     words).
     """
 
