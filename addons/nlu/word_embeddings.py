@@ -90,15 +90,18 @@ def _read_word2vec(path: Path) -> Iterator[tuple[str, np.ndarray]]:
     follow). Written here because gensim, which reads it too, would be a
     large dependency for these lines."""
     data = path.read_bytes()
-    header_end = data.index(b"\n")
-    count, dimensions = (int(part) for part in data[:header_end].split())
-    position = header_end + 1
-    for _ in range(count):
-        space = data.index(b" ", position)
-        word = data[position:space].lstrip(b"\n").decode("utf-8", errors="replace")
-        vector = np.frombuffer(data, dtype="<f4", count=dimensions, offset=space + 1)
-        position = space + 1 + 4 * dimensions
-        yield word, vector
+    try:
+        header_end = data.index(b"\n")
+        count, dimensions = (int(part) for part in data[:header_end].split())
+        position = header_end + 1
+        for _ in range(count):
+            space = data.index(b" ", position)
+            word = data[position:space].lstrip(b"\n").decode("utf-8", errors="replace")
+            vector = np.frombuffer(data, dtype="<f4", count=dimensions, offset=space + 1)
+            position = space + 1 + 4 * dimensions
+            yield word, vector
+    except ValueError as error:  # a missing separator, a bad header, a short file
+        raise ValueError(f"{path} is not a complete word2vec binary file: {error}") from error
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)

@@ -373,6 +373,14 @@ def test_word_vectors_cut_chinese_by_the_longest_known_word(tmp_path):
     assert np.allclose(vectors.mean("QQ"), [0, 1, 0])
     assert not vectors.mean("hello 你好").any()
 
+    # A damaged vectors file fails training with a clear error.
+    source.write_bytes(source.read_bytes()[:-10])
+    with pytest.raises(ValueError, match="not a complete word2vec binary file"):
+        WordVectors.from_word2vec(source)
+    source.write_bytes(b"no header")
+    with pytest.raises(ValueError, match="not a complete word2vec binary file"):
+        WordVectors.from_word2vec(source)
+
     vectors.save(tmp_path / "stored.npz")
     loaded = WordVectors.load(tmp_path / "stored.npz")
     assert loaded.index == vectors.index
