@@ -14,22 +14,22 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.sparse_featurizer.sparse_featurizer import SparseFeaturizer
-from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.constants import TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
-from addons.nlu.storage import read_json, read_stored, write_json
+from addons.nlu.storage import read_json, write_json
 from addons.nlu.text import MAX_ANALYSED_CHARS, latin_word_runs, to_half_width
+from addons.nlu.trained_featurizer import TrainedFeaturizer
 
 logger = logging.getLogger(__name__)
 
 _VOCABULARY_FILE = "vocabulary.json"
 
 
-class CountFeaturizer(SparseFeaturizer, GraphComponent):
+class CountFeaturizer(TrainedFeaturizer, SparseFeaturizer, GraphComponent):
     """Counts what `_vectorizer` extracts from the normalized text, over a
     vocabulary learned from the training examples. Subclasses say what to
     count; sequence features (per token) only where counting a token alone
@@ -47,15 +47,6 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
             "min_df": 1,
         }
 
-    @staticmethod
-    def required_components() -> list[type]:
-        return [Tokenizer]
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        """Nothing to check beyond Rasa's own featurizer settings (Rasa
-        declares this abstract)."""
-
     def __init__(
         self,
         config: dict[str, Any],
@@ -64,20 +55,8 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         vocabulary: dict[str, int] | None = None,
     ) -> None:
-        super().__init__(execution_context.node_name, config)
-        self._model_storage = model_storage
-        self._resource = resource
+        super().__init__(config, model_storage, resource, execution_context)
         self.vectorizer = self._vectorizer(vocabulary)
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> CountFeaturizer:
-        return cls(config, model_storage, resource, execution_context)
 
     def _vectorizer(self, vocabulary: dict[str, int] | None) -> CountVectorizer:
         return CountVectorizer(
@@ -114,12 +93,7 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
 
     @classmethod
     def _restored(cls, directory: Path) -> dict[str, Any]:
-        """The keyword arguments `__init__` takes from a stored model."""
         return {"vocabulary": read_json(directory / _VOCABULARY_FILE)}
-
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
-        return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self.vectorizer.vocabulary is None:
@@ -137,20 +111,6 @@ class CountFeaturizer(SparseFeaturizer, GraphComponent):
             )
             self.add_features_to_message(sequence, sp.coo_matrix(sentence), TEXT, message)
         return messages
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> CountFeaturizer:
-        stored = read_stored(model_storage, resource, cls._restored)
-        if stored is None:  # training found nothing to count
-            logger.debug("%s has no vocabulary yet.", cls.__name__)
-        return cls(config, model_storage, resource, execution_context, **(stored or {}))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)

@@ -10,7 +10,6 @@ pieces.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,15 +19,12 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
-from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.constants import TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.storage import read_stored
 from addons.nlu.text import MAX_ANALYSED_CHARS
-
-logger = logging.getLogger(__name__)
+from addons.nlu.trained_featurizer import TrainedFeaturizer
 
 _VECTORS_FILE = "vectors.npz"
 
@@ -64,7 +60,7 @@ class Embeddings:
             return cls([str(key) for key in stored["keys"]], stored["vectors"].astype(np.float32))
 
 
-class EmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+class EmbeddingFeaturizer(TrainedFeaturizer, DenseFeaturizer, GraphComponent):
     """Sentence and token features from an `Embeddings` table learnt at training.
 
     Text without known pieces (English, for Chinese vectors) gets zeros, so
@@ -72,15 +68,6 @@ class EmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     """
 
     embeddings_class: type[Embeddings] = Embeddings
-
-    @staticmethod
-    def required_components() -> list[type]:
-        return [Tokenizer]
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> None:
-        """Nothing to check beyond Rasa's own featurizer settings (Rasa
-        declares this abstract)."""
 
     def __init__(
         self,
@@ -90,20 +77,8 @@ class EmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         execution_context: ExecutionContext,
         embeddings: Embeddings | None = None,
     ) -> None:
-        super().__init__(execution_context.node_name, config)
-        self._model_storage = model_storage
-        self._resource = resource
+        super().__init__(config, model_storage, resource, execution_context)
         self.embeddings = embeddings
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> EmbeddingFeaturizer:
-        return cls(config, model_storage, resource, execution_context)
 
     def _learn(self) -> Embeddings | None:
         """The table to store in the model; None stores nothing (features: none)."""
@@ -116,9 +91,9 @@ class EmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
                 self.embeddings.save(directory / _VECTORS_FILE)
         return self._resource
 
-    def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self.process(training_data.training_examples)
-        return training_data
+    @classmethod
+    def _restored(cls, directory: Path) -> dict[str, Any]:
+        return {"embeddings": cls.embeddings_class.load(directory / _VECTORS_FILE)}
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self.embeddings is None:
@@ -132,21 +107,3 @@ class EmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
             sentence = self.embeddings.mean(text)[np.newaxis, :]
             self.add_features_to_message(sequence, sentence, TEXT, message)
         return messages
-
-    @classmethod
-    def load(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-        **kwargs: Any,
-    ) -> EmbeddingFeaturizer:
-        embeddings = read_stored(
-            model_storage,
-            resource,
-            lambda directory: cls.embeddings_class.load(directory / _VECTORS_FILE),
-        )
-        if embeddings is None:
-            logger.debug("%s has no vectors.", cls.__name__)
-        return cls(config, model_storage, resource, execution_context, embeddings)
