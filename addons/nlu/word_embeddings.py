@@ -54,6 +54,8 @@ class WordVectors(Embeddings):
                 seen.add(key)
                 keys.append(key)
                 rows.append(vector)
+        if not rows:
+            raise ValueError(f"{path} holds no Chinese or English word to match.")
         vectors = np.array(rows, dtype=np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
         return cls(keys, vectors)

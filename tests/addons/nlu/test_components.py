@@ -380,6 +380,9 @@ def test_word_vectors_cut_chinese_by_the_longest_known_word(tmp_path):
     source.write_bytes(b"no header")
     with pytest.raises(ValueError, match="not a complete word2vec binary file"):
         WordVectors.from_word2vec(source)
+    write_word2vec(source, {"</s>": [1, 0, 0]})
+    with pytest.raises(ValueError, match="no Chinese or English word"):
+        WordVectors.from_word2vec(source)
 
     vectors.save(tmp_path / "stored.npz")
     loaded = WordVectors.load(tmp_path / "stored.npz")
