@@ -26,6 +26,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.nlu.fingerprint import AddonComponent
 from addons.nlu.storage import read_json, read_stored, write_json
 from addons.nlu.text import Gazetteer, Segmenter, Unit
 
@@ -37,7 +38,7 @@ _OUTSIDE = "O"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
-class CharCRFEntityExtractor(GraphComponent, EntityExtractorMixin):
+class CharCRFEntityExtractor(AddonComponent, GraphComponent, EntityExtractorMixin):
     """Tags entities on characters for Chinese and on words for Latin text.
 
     Token-level taggers lose every Chinese entity whose boundary falls inside a

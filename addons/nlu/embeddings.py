@@ -38,7 +38,8 @@ class Embeddings:
         self.dimensions = vectors.shape[1]
 
     def ids(self, text: str) -> list[int]:
-        """Rows of the known pieces in `text` (at most `MAX_ANALYSED_CHARS` of it)."""
+        """Rows of the known pieces in `text` (`mean` passes at most
+        `MAX_ANALYSED_CHARS` of a message)."""
         raise NotImplementedError
 
     def mean(self, text: str) -> np.ndarray:
@@ -63,8 +64,8 @@ class Embeddings:
 class EmbeddingFeaturizer(TrainedFeaturizer, DenseFeaturizer, GraphComponent):
     """Sentence and token features from an `Embeddings` table learnt at training.
 
-    Text without known pieces (English, for Chinese vectors) gets zeros, so
-    the component is harmless where its table knows nothing.
+    Text with no known pieces (English, for character vectors) gets zeros,
+    so the component is harmless where its table knows nothing.
     """
 
     embeddings_class: type[Embeddings] = Embeddings

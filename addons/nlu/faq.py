@@ -23,6 +23,7 @@ from sklearn.model_selection import KFold
 
 from addons.nlu.faq_index import FaqIndex
 from addons.nlu.features import LinearModel
+from addons.nlu.fingerprint import AddonComponent
 from addons.nlu.storage import read_json, read_stored, write_json
 from addons.nlu.text import detect_language
 
@@ -131,7 +132,7 @@ def _standardised(scores: np.ndarray) -> np.ndarray:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class FaqRetriever(GraphComponent):
+class FaqRetriever(AddonComponent, GraphComponent):
     """Finds the FAQ entry a question asks about, with a calibrated confidence.
 
     The knowledge base is the retrieval intent `faq/<key>` in the training data

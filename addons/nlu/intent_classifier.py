@@ -21,6 +21,7 @@ from scipy.special import log_softmax, softmax
 from sklearn.model_selection import StratifiedKFold
 
 from addons.nlu.features import FeatureBlocks, LinearModel
+from addons.nlu.fingerprint import AddonComponent
 from addons.nlu.storage import read_json, read_stored, write_json
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ _META_FILE = "intent_model.json"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
-class LinearIntentClassifier(GraphComponent, IntentClassifier):
+class LinearIntentClassifier(AddonComponent, GraphComponent, IntentClassifier):
     """A linear SVM over TF-IDF-weighted word and character features.
 
     On short customer messages a well-regularised linear model matches or beats

@@ -13,11 +13,12 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
+from addons.nlu.fingerprint import AddonComponent
 from addons.nlu.text import detect_language, is_decisive
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
-class LanguageDetector(GraphComponent, EntityExtractorMixin):
+class LanguageDetector(AddonComponent, GraphComponent, EntityExtractorMixin):
     """Adds a `language` entity (zh / en) when the message says which it is.
 
     The domain maps the entity to the `language` slot, and responses pick their

@@ -16,6 +16,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.nlu.fingerprint import AddonComponent
 from addons.nlu.storage import read_stored_json, write_json
 from addons.nlu.text import Gazetteer, to_half_width
 
@@ -25,7 +26,7 @@ _PATTERNS_FILE = "patterns.json"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
-class PatternEntityExtractor(GraphComponent, EntityExtractorMixin):
+class PatternEntityExtractor(AddonComponent, GraphComponent, EntityExtractorMixin):
     """Extracts the configured entities with the data's regexes and lookup tables.
 
     Compared with Rasa's `RegexEntityExtractor`:

@@ -15,6 +15,7 @@ from rasa.shared.nlu.constants import ENTITIES, ENTITY_ATTRIBUTE_END, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.nlu.fingerprint import AddonComponent
 from addons.nlu.storage import read_stored_json, write_json
 from addons.nlu.text import Segmenter
 
@@ -24,7 +25,7 @@ _USER_WORDS_FILE = "user_words.json"
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
-class MixedLanguageTokenizer(Tokenizer):
+class MixedLanguageTokenizer(AddonComponent, Tokenizer):
     """Jieba for Chinese runs, script boundaries for everything else.
 
     Unlike Rasa's `JiebaTokenizer` it never emits whitespace tokens, splits

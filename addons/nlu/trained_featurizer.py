@@ -18,12 +18,13 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.tokenizers.tokenizer import Tokenizer
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.nlu.fingerprint import AddonComponent
 from addons.nlu.storage import read_stored
 
 logger = logging.getLogger(__name__)
 
 
-class TrainedFeaturizer:
+class TrainedFeaturizer(AddonComponent):
     """Mixed in before Rasa's `SparseFeaturizer` or `DenseFeaturizer`, with
     `GraphComponent` last, so Rasa's featurizer defaults (the alias) stay in
     force."""

@@ -16,6 +16,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from addons.nlu.fingerprint import AddonComponent
 from addons.nlu.storage import read_stored_json, write_json
 from addons.nlu.text import Gazetteer
 
@@ -77,7 +78,7 @@ class UrgencyLexicon:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=True)
-class UrgencyDetector(GraphComponent, EntityExtractorMixin):
+class UrgencyDetector(AddonComponent, GraphComponent, EntityExtractorMixin):
     """Adds a `priority: urgent` entity to complaints, threats, safety issues
     and strongly negative messages.
 

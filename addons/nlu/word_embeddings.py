@@ -32,7 +32,9 @@ _LONGEST_WORD = 8
 
 
 class WordVectors(Embeddings):
-    """A vector per Chinese word (and per English word the vectors know).
+    """A vector per Chinese word, and per English word the vectors know
+    (Chinese Wikipedia quotes about 8,000, markup such as "https" among them;
+    on BANKING77 they neither help nor hurt in cross-validation).
 
     Chinese text is cut by forward maximum matching against the vectors' own
     vocabulary rather than by jieba: a word jieba keeps whole but the vectors
@@ -48,7 +50,7 @@ class WordVectors(Embeddings):
         rows: list[np.ndarray] = []
         seen: set[str] = set()
         for word, vector in _read_word2vec(path):
-            key = word.lower()
+            key = to_half_width(word).lower()
             # Frequent words come first, so a case variant keeps the commoner vector.
             if key not in seen and _can_match(key):
                 seen.add(key)
@@ -111,7 +113,7 @@ class WordEmbeddingFeaturizer(EmbeddingFeaturizer):
     """Wikipedia word vectors: the sentence feature is the mean over the
     message's known words, each token's the mean over its own.
 
-    The model stores the vectors (about 20 MB), so a trained model runs
+    The model stores the vectors (23 MB), so a trained model runs
     without the `synonyms` package; training without it stores nothing and
     the component adds no features.
     """
