@@ -76,7 +76,7 @@ def prepare_tracker_store(endpoints: Path = PROJECT / "endpoints.yml") -> None:
 
     try:
         url = make_url(tracker_url_from_endpoints(endpoints))
-    except ConfigError:  # not an SQL store: nothing to prepare
+    except ConfigError:  # not an SQL store, or a file Rasa rejects with its own error
         return
     if url.get_backend_name() != "sqlite":
         return

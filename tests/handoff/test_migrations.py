@@ -3,10 +3,14 @@ can be undone, on both databases it supports."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import Connection
 
 import handoff.agents.models
 import handoff.tickets.models  # noqa: F401 - registers the tables
@@ -19,21 +23,24 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
-def schema_differences(database_url: str) -> list:
+@contextmanager
+def connected(database_url: str) -> Iterator[Connection]:
     engine = create_engine(sync_url(database_url))
     try:
         with engine.connect() as connection:
-            return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+            yield connection
     finally:
         engine.dispose()
+
+
+def schema_differences(database_url: str) -> list:
+    with connected(database_url) as connection:
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
 
 
 def tables(database_url: str) -> set[str]:
-    engine = create_engine(sync_url(database_url))
-    try:
-        return set(inspect(engine).get_table_names()) - {"alembic_version"}
-    finally:
-        engine.dispose()
+    with connected(database_url) as connection:
+        return set(inspect(connection).get_table_names()) - {"alembic_version"}
 
 
 def test_the_migrations_build_the_models_schema(database_url):
