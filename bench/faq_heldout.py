@@ -1,6 +1,6 @@
 """FAQ retrieval on the project's own knowledge base, on phrasings held out of training.
 
-    python bench/faq_heldout.py [--held-out 2] [--seed 0]
+    python bench/faq_heldout.py [--held-out 2] [--seed 0] [--config config.yml]
 
 For every entry of data/faq/, `--held-out` phrasings are removed and asked as
 customer questions; the rest is the knowledge base. Three retrievers answer
@@ -60,7 +60,7 @@ def per_key(keys: list[str], document_keys: list[str], scores: np.ndarray) -> np
     return result
 
 
-def retriever_scores(data, kept, questions, keys: list[str]) -> np.ndarray:
+def retriever_scores(data, kept, questions, keys: list[str], config_file: Path) -> np.ndarray:
     """Trains the project's NLU pipeline without the held-out phrasings and asks them."""
     from rasa.core.agent import Agent
     from rasa.model_training import train_nlu
@@ -71,7 +71,7 @@ def retriever_scores(data, kept, questions, keys: list[str]) -> np.ndarray:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         os.environ["RASA_CACHE_DIRECTORY"] = str(workdir / "cache")
-        config = yaml.safe_load((PROJECT / "config.yml").read_text("utf-8"))
+        config = yaml.safe_load(config_file.read_text("utf-8"))
         for component in config["pipeline"]:
             if component["name"].endswith("FaqRetriever"):
                 component["ranking_length"] = len(keys)
@@ -101,6 +101,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--held-out", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--config", type=Path, default=PROJECT / "config.yml", help="the pipeline to train"
+    )
     args = parser.parse_args()
 
     data, kept, questions = split_knowledge_base(args.held_out, args.seed)
@@ -120,7 +123,7 @@ def main() -> None:
         ),
         "FaqIndex (lexical)": lambda qs: per_key(keys, document_keys, index.scores(qs)),
     }
-    trained = retriever_scores(data, kept, questions, keys)
+    trained = retriever_scores(data, kept, questions, keys, args.config)
     row_of = {q["query"]: i for i, q in enumerate(queries)}
     retrievers["FaqRetriever (hybrid)"] = lambda qs: trained[[row_of[q] for q in qs]]
 

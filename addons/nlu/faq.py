@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
 from addons.nlu.faq_index import FaqIndex
-from addons.nlu.features import LinearModel
+from addons.nlu.features import LinearModel, sentence_vectors
 from addons.nlu.fingerprint import AddonComponent
 from addons.nlu.storage import read_json, read_stored, write_json
 from addons.nlu.text import detect_language
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 _KNOWLEDGE_FILE = "faq.json"
 _MODEL_FILE = "faq_model.npz"
+_VECTORS_FILE = "faq_vectors.npy"
 FAQ_OUTPUT = "faq"
 # Used when there is too little data to fit: confidence rises with the score
 # and the lead over the runner-up, and falls when few words are shared.
@@ -39,10 +40,11 @@ _DEFAULT_CALIBRATION = {"coef": [0.5, 1.0, 3.0], "intercept": -5.0}
 
 @dataclass
 class FaqRanker:
-    """Scores every entry for a question: lexical match plus a trained classifier.
+    """Scores every entry for a question: the index's match plus a trained classifier.
 
-    The lexical side (`FaqIndex`) finds the phrasing most like the question;
-    the classifier, trained on all phrasings of each entry, generalises to
+    The index (`FaqIndex`) finds the phrasing most like the question, in
+    words and, given a sentence featurizer's vectors, in meaning; the
+    classifier, trained on all phrasings of each entry, generalises to
     wordings no phrasing has. Both are standardised over the entries and added.
     """
 
@@ -51,6 +53,8 @@ class FaqRanker:
     index: FaqIndex
     classifier: LinearModel | None
     classifier_weight: float
+    # Alias of the featurizer whose sentence vectors the index compares.
+    sentence_features: str | None = None
 
     def __post_init__(self) -> None:
         self.keys = sorted(set(self.phrasing_keys))
@@ -68,6 +72,7 @@ class FaqRanker:
         classifier_weight: float,
         view_weights: dict[str, float] | None,
         block_weights: dict[str, float] | None = None,
+        sentence_features: str | None = None,
     ) -> FaqRanker:
         texts = [m.get(TEXT) for m in phrasings]
         keys = [m.get(INTENT_RESPONSE_KEY) for m in phrasings]
@@ -76,13 +81,22 @@ class FaqRanker:
             if _has_classifier(keys)
             else None
         )
-        index = FaqIndex(texts, view_weights=view_weights)
-        return cls(texts, keys, index, classifier, classifier_weight)
+        vectors = sentence_vectors(phrasings, sentence_features) if sentence_features else None
+        index = FaqIndex(texts, view_weights=view_weights, vectors=vectors)
+        return cls(texts, keys, index, classifier, classifier_weight, sentence_features)
 
     def scores(self, messages: Sequence[Message]) -> np.ndarray:
         """Entry scores, messages × keys."""
-        lexical = self.index.scores([m.get(TEXT) or "" for m in messages])
-        per_key = np.maximum.reduceat(lexical[:, self._by_entry], self._entry_starts, axis=1)
+        query_vectors = None
+        if self.index.vectors is not None:
+            query_vectors = sentence_vectors(messages, self.sentence_features)
+            if query_vectors is None:
+                logger.warning(
+                    "A question has no sentence features from '%s'; matching words alone.",
+                    self.sentence_features,
+                )
+        matched = self.index.scores([m.get(TEXT) or "" for m in messages], query_vectors)
+        per_key = np.maximum.reduceat(matched[:, self._by_entry], self._entry_starts, axis=1)
         total = _standardised(per_key)
         if self.classifier is not None:
             learned = np.full_like(total, np.nan)
@@ -96,16 +110,15 @@ class FaqRanker:
         its score, its lead over the runner-up, and how much of the question
         its closest phrasing covers."""
         order = np.argsort(-row, kind="stable")
-        best = self.keys[order[0]]
         margin = float(row[order[0]] - row[order[1]]) if len(order) > 1 else 0.0
         asked = self.index.units(text)
         coverage = max(
-            self.index.coverage(asked, document) for document in self._phrasings_of(best)
+            self.index.coverage(asked, document) for document in self._phrasings_of(order[0])
         )
         return order, [float(row[order[0]]), margin, coverage]
 
-    def _phrasings_of(self, key: str) -> np.ndarray:
-        column = self._column[key]
+    def _phrasings_of(self, column: int) -> np.ndarray:
+        """The documents of the entry in score column `column`."""
         end = self._entry_starts[column + 1] if column + 1 < len(self.keys) else len(self._by_entry)
         return self._by_entry[self._entry_starts[column] : end]
 
@@ -115,11 +128,23 @@ def _has_classifier(phrasing_keys: Sequence[str]) -> bool:
     return len(set(phrasing_keys)) > 1
 
 
-def _read_knowledge_and_classifier(directory: Path) -> tuple[dict[str, Any], LinearModel | None]:
+def _read_stored_ranker(
+    directory: Path,
+) -> tuple[dict[str, Any], LinearModel | None, np.ndarray | None]:
+    """The knowledge base, its classifier and its phrasings' vectors, each
+    required where training said it stored one."""
     knowledge = read_json(directory / _KNOWLEDGE_FILE)
-    if not _has_classifier(knowledge.get("keys") or []):
-        return knowledge, None
-    return knowledge, LinearModel.load(directory / _MODEL_FILE)
+    classifier = (
+        LinearModel.load(directory / _MODEL_FILE)
+        if _has_classifier(knowledge.get("keys") or [])
+        else None
+    )
+    vectors = (
+        np.load(directory / _VECTORS_FILE, allow_pickle=False)
+        if knowledge.get("vectors")
+        else None
+    )
+    return knowledge, classifier, vectors
 
 
 def _standardised(scores: np.ndarray) -> np.ndarray:
@@ -151,10 +176,13 @@ class FaqRetriever(AddonComponent, GraphComponent):
             "retrieval_intent": "faq",
             # How many entries to list in the parse data.
             "ranking_length": 5,
-            # Weight of the trained classifier against the lexical match.
+            # Weight of the trained classifier against the index's match.
             "classifier_weight": 2.0,
-            # Weights of the lexical index's views (see addons.nlu.faq_index).
+            # Weights of the index's views (see addons.nlu.faq_index).
             "view_weights": None,
+            # Alias of a featurizer with sentence vectors (SentenceEncoderFeaturizer)
+            # for the index's meaning view; None matches words alone.
+            "sentence_features": None,
             # Relative weight of each featurizer's block in the classifier, by
             # featurizer alias, as in LinearIntentClassifier (0 leaves one out).
             "block_weights": {},
@@ -168,6 +196,7 @@ class FaqRetriever(AddonComponent, GraphComponent):
         resource: Resource,
         knowledge: dict[str, Any] | None = None,
         classifier: LinearModel | None = None,
+        vectors: np.ndarray | None = None,
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
@@ -178,9 +207,14 @@ class FaqRetriever(AddonComponent, GraphComponent):
             self._ranker = FaqRanker(
                 texts=self._knowledge["texts"],
                 phrasing_keys=self._knowledge["keys"],
-                index=FaqIndex(self._knowledge["texts"], view_weights=self._config["view_weights"]),
+                index=FaqIndex(
+                    self._knowledge["texts"],
+                    view_weights=self._config["view_weights"],
+                    vectors=vectors,
+                ),
                 classifier=classifier,
                 classifier_weight=self._config["classifier_weight"],
+                sentence_features=self._config["sentence_features"],
             )
 
     @classmethod
@@ -204,11 +238,18 @@ class FaqRetriever(AddonComponent, GraphComponent):
             logger.warning("FaqRetriever found no '%s…' examples; it will match nothing.", prefix)
             return self._resource  # nothing stored: loads untrained
         self._ranker = self._train_ranker(phrasings)
+        if self._config["sentence_features"] and self._ranker.index.vectors is None:
+            logger.warning(
+                "FaqRetriever: no sentence features from a featurizer with alias '%s'; "
+                "it matches words alone.",
+                self._config["sentence_features"],
+            )
         self._knowledge = {
             "texts": self._ranker.texts,
             "keys": self._ranker.phrasing_keys,
             "questions": _canonical_questions(self._ranker.texts, self._ranker.phrasing_keys),
             "calibration": self._fit_calibration(phrasings),
+            "vectors": self._ranker.index.vectors is not None,
         }
         self._persist()
         return self._resource
@@ -230,6 +271,7 @@ class FaqRetriever(AddonComponent, GraphComponent):
             self._config["classifier_weight"],
             self._config["view_weights"],
             self._config["block_weights"],
+            self._config["sentence_features"],
         )
 
     def _result(self, text: str, row: np.ndarray) -> dict[str, Any]:
@@ -284,6 +326,8 @@ class FaqRetriever(AddonComponent, GraphComponent):
             write_json(directory / _KNOWLEDGE_FILE, self._knowledge)
             if self._ranker.classifier is not None:
                 self._ranker.classifier.save(directory / _MODEL_FILE)
+            if self._ranker.index.vectors is not None:
+                np.save(directory / _VECTORS_FILE, self._ranker.index.vectors)
 
     @classmethod
     def load(
@@ -294,7 +338,7 @@ class FaqRetriever(AddonComponent, GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> FaqRetriever:
-        stored = read_stored(model_storage, resource, _read_knowledge_and_classifier)
+        stored = read_stored(model_storage, resource, _read_stored_ranker)
         if stored is None:
             logger.warning("FaqRetriever has no trained knowledge base.")
             return cls(config, model_storage, resource)

