@@ -191,7 +191,10 @@ class FaqIndex:
                         f"{query_vectors.shape} vectors for {len(queries)} queries; "
                         f"the documents' have {self.vectors.shape[1]} dimensions"
                     )
-                raw = query_vectors @ self.vectors.T
+                # einsum rather than a BLAS product: for one question OpenBLAS
+                # would wake a second thread that then spins for milliseconds,
+                # taking the CPU from the rest of Rasa (bench/relay.py).
+                raw = np.einsum("qd,nd->qn", query_vectors, self.vectors)
             else:
                 continue
             spread = raw.std(axis=1, keepdims=True)

