@@ -140,9 +140,7 @@ def _read_stored_ranker(
         else None
     )
     vectors = (
-        np.load(directory / _VECTORS_FILE, allow_pickle=False)
-        if knowledge.get("vectors")
-        else None
+        np.load(directory / _VECTORS_FILE, allow_pickle=False) if knowledge.get("vectors") else None
     )
     return knowledge, classifier, vectors
 
