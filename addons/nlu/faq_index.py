@@ -9,9 +9,9 @@ fixed weights. A view with no terms in the whole index (Latin trigrams of a
 Chinese-only knowledge base) adds nothing.
 
 Words alone miss paraphrases that share none ("who pays postage for
-returns" / "退货运费谁出"), so given sentence vectors of the phrasings and the queries (see
-addons.nlu.sentence_encoder), a "meaning" view adds their cosine similarity,
-standardised the same way. On the AFQMC retrieval benchmark the fused index
+returns" / "退货运费谁出"), so given sentence vectors of the phrasings and the
+queries (see addons.nlu.sentence_encoder), a "meaning" view adds their cosine
+similarity, standardised the same way. On the AFQMC retrieval benchmark the fused index
 beats BM25 over jieba words by half in recall@3 (see docs/benchmarks.md).
 Free of Rasa, so `bench/faq.py` runs it directly.
 """

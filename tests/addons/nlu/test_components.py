@@ -440,15 +440,18 @@ nlu:
 """
 
 
+def classified_by_one_featurizer(tmp_path, featurizer: type, data: str) -> MiniPipeline:
+    """The tokenizer, `featurizer` and the intent classifier, trained on `data`."""
+    steps = [
+        (MixedLanguageTokenizer, {}),
+        (featurizer, {}),
+        (LinearIntentClassifier, {"calibration_folds": 0}),
+    ]
+    return MiniPipeline(tmp_path, steps).train(training_data(data))
+
+
 def test_word_vectors_know_names_no_example_contains(tmp_path):
-    pipeline = MiniPipeline(
-        tmp_path,
-        [
-            (MixedLanguageTokenizer, {}),
-            (WordEmbeddingFeaturizer, {}),
-            (LinearIntentClassifier, {"calibration_folds": 0}),
-        ],
-    ).train(training_data(MUSIC_AND_APPS))
+    pipeline = classified_by_one_featurizer(tmp_path, WordEmbeddingFeaturizer, MUSIC_AND_APPS)
     # No training example names them; only Wikipedia's vectors know a singer
     # from an app.
     for singer in ("周杰伦", "张惠妹", "陶喆", "张学友"):
@@ -480,17 +483,8 @@ nlu:
 """
 
 
-def sentence_encoder_pipeline(tmp_path) -> MiniPipeline:
-    steps = [
-        (MixedLanguageTokenizer, {}),
-        (SentenceEncoderFeaturizer, {}),
-        (LinearIntentClassifier, {"calibration_folds": 0}),
-    ]
-    return MiniPipeline(tmp_path, steps).train(training_data(CHINESE_ONLY))
-
-
 def test_the_sentence_encoder_understands_what_no_example_says(tmp_path):
-    pipeline = sentence_encoder_pipeline(tmp_path)
+    pipeline = classified_by_one_featurizer(tmp_path, SentenceEncoderFeaturizer, CHINESE_ONLY)
     # Trained on three Chinese phrasings per intent and nothing else: the
     # encoder alone carries the meaning over to other wordings and to English.
     for text, intent in [
@@ -533,7 +527,7 @@ def test_featurizers_without_their_package_add_no_features(
 
 
 def test_a_model_refuses_a_sentence_encoder_it_was_not_trained_with(tmp_path, monkeypatch):
-    pipeline = sentence_encoder_pipeline(tmp_path)
+    pipeline = classified_by_one_featurizer(tmp_path, SentenceEncoderFeaturizer, CHINESE_ONLY)
     trained_with = version(ENCODER_PACKAGE)
     monkeypatch.setattr("addons.nlu.sentence_encoder.version", lambda name: "9.9.9")
     with pytest.raises(
