@@ -30,27 +30,37 @@ TITLE_LENGTH = 80
 FALLBACK_TITLES = {"zh": "客户请求人工服务", "en": "Customer asked for a human agent"}
 
 
+def customer_words(event: dict[str, Any]) -> str | None:
+    """What the customer typed in this event, or None when it is not their
+    own words: bot turns, button payloads and Rasa's intent shortcut (`/…`),
+    and external intents the bridge triggers, which Rasa logs as user turns
+    reading `EXTERNAL: EXTERNAL_…`."""
+    if event.get("event") != "user":
+        return None
+    text = (event.get("text") or "").strip()
+    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+    if not text or text.startswith("/") or intent.startswith("EXTERNAL_"):
+        return None
+    return text
+
+
 def customer_turns(tracker: Tracker) -> list[dict[str, Any]]:
     turns = []
     for event in tracker.events:
-        if event.get("event") != "user":
-            continue
-        text = (event.get("text") or "").strip()
-        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
-        if text and not text.startswith("/") and not intent.startswith("EXTERNAL_"):
+        if text := customer_words(event):
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
             turns.append({"text": text, "intent": intent or None})
     return turns
 
 
 def transcript(tracker: Tracker) -> str:
+    """The conversation's latest lines, as the agent reads them in the ticket."""
     lines = []
     for event in tracker.events:
-        text = (event.get("text") or "").strip()
-        if not text or text.startswith("/"):
-            continue
         if event.get("event") == "user":
-            lines.append(f"customer: {text}")
-        elif event.get("event") == "bot":
+            if text := customer_words(event):
+                lines.append(f"customer: {text}")
+        elif event.get("event") == "bot" and (text := (event.get("text") or "").strip()):
             lines.append(f"bot: {text}")
     return "\n".join(lines[-TRANSCRIPT_TURNS:])
 

@@ -1,0 +1,36 @@
+"""What a ticket opened by the assistant says about the conversation."""
+
+from __future__ import annotations
+
+from actions.tickets import customer_turns, ticket_payload
+
+
+def user(text: str, intent: str) -> dict:
+    return {"event": "user", "text": text, "parse_data": {"intent": {"name": intent}}}
+
+
+def test_external_intents_are_not_the_customers_words(tracker_for):
+    """After a survey the bridge's `EXTERNAL_handoff_resolved` is logged as a
+    user turn; asking for a human again must not quote it as the customer."""
+    events = [
+        user("我的耳机坏了", "repair_warranty"),
+        {"event": "bot", "text": "很抱歉…"},
+        user("EXTERNAL: EXTERNAL_handoff_resolved", "EXTERNAL_handoff_resolved"),
+        {"event": "bot", "text": "人工客服已为您处理完毕"},
+        user("/request_human", "request_human"),
+        user("转人工", "request_human"),
+    ]
+    tracker = tracker_for("转人工", intent="request_human", events=events)
+    payload = ticket_payload(tracker, "asked")
+    assert payload["description"].splitlines() == [
+        "customer: 我的耳机坏了",
+        "bot: 很抱歉…",
+        "bot: 人工客服已为您处理完毕",
+        "customer: 转人工",
+    ]
+    assert [turn["text"] for turn in customer_turns(tracker)] == ["我的耳机坏了", "转人工"]
+    assert payload["title"] == "我的耳机坏了"
+    assert [turn["intent"] for turn in payload["context"]["intents"]] == [
+        "repair_warranty",
+        "request_human",
+    ]
