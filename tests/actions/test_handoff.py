@@ -81,6 +81,32 @@ async def test_with_an_agent_online_the_bot_pauses_and_tells_the_wait(
     assert ticket.live and ticket.title == "客户请求人工服务"
 
 
+def rendered(domain_dict, response: str, language: str, **values) -> str:
+    """The response's text for a customer writing in `language`, filled as Rasa fills it."""
+    from rasa.core.nlg.interpolator import interpolate_text
+
+    variations = domain_dict["responses"][response]
+    conditional = [v for v in variations if v.get("condition")]
+    default = next(v for v in variations if not v.get("condition"))
+    chosen = next((v for v in conditional if v["condition"][0]["value"] == language), default)
+    return interpolate_text(chosen["text"], values)
+
+
+@pytest.mark.parametrize("language", ["zh", "en"])
+async def test_the_first_in_the_queue_is_told_nobody_is_ahead(
+    bridge, dispatcher, tracker_for, domain_dict, language
+):
+    """Position 1 is the next to be served: "您前面还有 1 位" said otherwise."""
+    await put_agent_online(bridge)
+    tracker = tracker_for("转人工", intent="request_human", slots={"language": language})
+    await ActionRequestHuman().run(dispatcher, tracker, domain_dict)
+    values = {k: v for k, v in dispatcher.messages[0].items() if k not in ("response",)}
+    text = rendered(domain_dict, "utter_handoff_queued", language, **values)
+    assert values["position"] == 1
+    assert {"zh": "排在第 1 位", "en": "number 1 in the queue"}[language] in text
+    assert "前面还有" not in text
+
+
 async def test_asking_twice_links_the_same_ticket(bridge, dispatcher, tracker_for, domain_dict):
     first = await ActionRequestHuman().run(dispatcher, tracker_for("转人工"), domain_dict)
     second = await ActionRequestHuman().run(dispatcher, tracker_for("人工"), domain_dict)
