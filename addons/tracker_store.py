@@ -8,6 +8,17 @@ question, so this store publishes the same events for one indexed COUNT
 instead of a second full read. Everything else is Rasa's `SQLTrackerStore`:
 the same tables, dialects and settings, so the analytics read it unchanged.
 
+A write error never stops Rasa. Rasa's `session_scope` reads every
+`ValueError` as "the PostgreSQL schema is missing" and exits the process,
+and the encoding errors of a sender id or intent with a lone surrogate
+(`UnicodeEncodeError`), or PostgreSQL's refusal of NUL characters, are
+`ValueError`s. Here only the schema check can exit; any other error
+propagates, so Rasa's `FailSafeTrackerStore` logs it. And such values are
+made storable first (U+FFFD for what cannot be encoded, intent and action
+names cut to their column's width; the event's full data column keeps
+them as sent), on saving and on reading alike, so the conversation is kept
+rather than falling back to memory.
+
 endpoints.yml:
 
     tracker_store:
@@ -18,15 +29,83 @@ endpoints.yml:
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import rasa.shared.utils.cli
 from rasa.core import tracker_store
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from addons import rasa_fixes
+from addons.channels.guard import REPLACEMENT_CHARACTER, replace_lone_surrogates
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Query, Session
 
 rasa_fixes.apply()
 
+logger = logging.getLogger(__name__)
+
+# The width of Rasa's `String(255)` name columns.
+NAME_COLUMN_CHARS = 255
+
+
+def storable(value: str) -> str:
+    """`value` as every SQL database can hold it: no lone surrogates (not
+    UTF-8) and no NUL (PostgreSQL's text refuses it)."""
+    return replace_lone_surrogates(value).replace("\x00", REPLACEMENT_CHARACTER)
+
+
+def _name(value: Any) -> str | None:
+    return storable(str(value))[:NAME_COLUMN_CHARS] if value is not None else None
+
 
 class SQLTrackerStore(tracker_store.SQLTrackerStore):
+    @contextlib.contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """Rasa's, but only a missing schema ends the process."""
+        session = self.sessionmaker()
+        try:
+            try:
+                tracker_store.ensure_schema_exists(session)
+            except ValueError as schema:
+                rasa.shared.utils.cli.print_error_and_exit(
+                    f"Requested PostgreSQL schema '{schema}' was not found in the database. "
+                    f"Create it, or unset {tracker_store.POSTGRESQL_SCHEMA} to use the default."
+                )
+            yield session
+        finally:
+            session.close()
+
+    def _event_query(
+        self, session: Session, sender_id: str, fetch_events_from_all_sessions: bool
+    ) -> Query:
+        return super()._event_query(session, storable(sender_id), fetch_events_from_all_sessions)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's save, with every indexed column made storable."""
+        await self.stream_events(tracker)
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                data = event.as_dict()
+                intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
+                session.add(
+                    self.SQLEvent(
+                        sender_id=storable(tracker.sender_id),
+                        type_name=_name(event.type_name),
+                        timestamp=data.get("timestamp"),
+                        intent_name=_name(intent),
+                        action_name=_name(data.get("name")),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+        logger.debug("Tracker with sender_id '%r' stored to database", tracker.sender_id)
+
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         if self.event_broker is None:
             return

@@ -129,3 +129,38 @@ def test_the_projects_endpoints_load_this_store(tmp_path):
     settings["db"] = str(tmp_path / "tracker.db")
     store = create_tracker_store(EndpointConfig.from_dict(settings), Domain.empty())
     assert isinstance(store, SQLTrackerStore)
+
+
+UNENCODABLE_SENDER = "customer-\ud800\x00"
+
+
+async def test_a_sender_id_no_database_can_encode_is_stored_not_fatal(database_url):
+    """Rasa's store took the UnicodeEncodeError of a lone surrogate (and
+    PostgreSQL's refusal of NUL) for a missing schema and exited Rasa."""
+    domain = Domain.load(PROJECT / "domain.yml")
+    store = SQLTrackerStore(domain, **store_settings(database_url))
+    tracker = store.init_tracker(UNENCODABLE_SENDER)
+    intent = {"name": "greet\ud800" + "x" * 300, "confidence": 1.0}
+    tracker.update(UserUttered("hi\ud800", intent), domain)
+
+    await store.save(tracker)
+
+    stored = await store.retrieve(UNENCODABLE_SENDER)
+    assert [(e.text, e.intent_name) for e in stored.events] == [("hi\ud800", intent["name"])]
+    assert await store.keys() == ["customer-\ufffd\ufffd"]
+    with store.session_scope() as session:
+        (row,) = session.query(store.SQLEvent).all()
+    assert row.intent_name == ("greet\ufffd" + "x" * 300)[:255]
+
+
+async def test_other_write_errors_propagate_and_rasa_keeps_running(tmp_path, monkeypatch):
+    """A failing write is an error for Rasa's FailSafeTrackerStore to log,
+    not a SystemExit, even when it is a ValueError."""
+    store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(tmp_path / "t.db"))
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise ValueError("the database said no")
+
+    monkeypatch.setattr(store, "_additional_events", broken)
+    with pytest.raises(ValueError, match="the database said no"):
+        await store.save(store.init_tracker("customer-3"))
