@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.bridge import BridgeError, bridge
 from actions.orders import reset_form_slots
+from actions.outbox import pending_handoffs
 from actions.tickets import ticket_payload
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,9 @@ class ActionRequestHuman(Action):
     online, pauses the bot so the agent takes over.
 
     With nobody online the ticket stays pending for follow-up and the bot
-    carries on; with the bridge unreachable the customer is told to try
-    again later, and the bot carries on too.
+    carries on. With the bridge unreachable the request is held in the
+    outbox (`actions.outbox`), which files it as a follow-up ticket once the
+    bridge answers; the customer is told so, and the bot carries on too.
     """
 
     def name(self) -> str:
@@ -57,12 +59,17 @@ class ActionRequestHuman(Action):
         events: list[dict[str, Any]] = [SlotSet("handoff_reason", reason)]
         if tracker.active_loop and tracker.active_loop.get("name"):
             events += [ActiveLoop(None), SlotSet("requested_slot", None), *reset_form_slots()]
+        payload = ticket_payload(tracker, reason)
         try:
-            result = await bridge.request_handoff(ticket_payload(tracker, reason))
+            result = await bridge.request_handoff(payload)
         except BridgeError as error:
-            logger.warning("Handoff for %s failed: %s", tracker.sender_id, error)
+            logger.warning(
+                "Handoff for %s held until the bridge answers: %s", tracker.sender_id, error
+            )
+            await pending_handoffs.hold(payload)
             dispatcher.utter_message(response="utter_handoff_unavailable")
             return events
+        await pending_handoffs.forget(tracker.sender_id)
         ticket_id = result["ticket"]["id"]
         events.append(SlotSet("ticket_id", str(ticket_id)))
         if not result["live"]:

@@ -96,7 +96,8 @@ class TicketFlows:
             able = [
                 agent
                 for agent in await agents.list_agents(db)
-                if agent.role in HANDLING_ROLES
+                if not data.follow_up
+                and agent.role in HANDLING_ROLES
                 and agent.presence == Presence.ONLINE
                 and agent.can_handle(data.category.value, data.language)
             ]

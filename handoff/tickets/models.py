@@ -237,6 +237,9 @@ class HandoffIn(TicketIn):
     """The assistant asks for a live human for this conversation."""
 
     source: str = Field("assistant", max_length=32)
+    # Sent later, from the assistant's outbox, when the bridge was down as the
+    # customer asked: nobody waits in the chat, so it never goes live.
+    follow_up: bool = False
 
 
 class StatusIn(BaseModel):

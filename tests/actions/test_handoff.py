@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiohttp import web
 
 from actions import bridge as bridge_module
-from actions.bridge import BridgeClient
+from actions.bridge import BridgeClient, BridgeError
 from actions.csat import ActionSubmitCsat, ValidateCsatForm, parse_score
 from actions.handoff import ActionRequestHuman
+from actions.outbox import HandoffOutbox
 from actions.tickets import ActionOpenTicket, ticket_payload
 from handoff.agents import service as agents
 from handoff.agents.enums import Presence
@@ -37,6 +40,14 @@ async def bridge(aiohttp_server, tmp_path, monkeypatch) -> web.Application:
     for module in ("actions.handoff", "actions.tickets", "actions.csat"):
         monkeypatch.setattr(f"{module}.bridge", bridge_module.bridge)
     return app
+
+
+@pytest.fixture(autouse=True)
+def outbox(tmp_path, monkeypatch) -> HandoffOutbox:
+    """Every test holds requests in a file of its own, never in var/."""
+    held = HandoffOutbox(tmp_path / "outbox.db")
+    monkeypatch.setattr("actions.handoff.pending_handoffs", held)
+    return held
 
 
 async def put_agent_online(app: web.Application, **kwargs) -> None:
@@ -113,13 +124,91 @@ async def test_asking_twice_links_the_same_ticket(bridge, dispatcher, tracker_fo
     assert slot_events(first)["ticket_id"] == slot_events(second)["ticket_id"]
 
 
-async def test_an_unreachable_bridge_is_said_plainly(
-    dispatcher, tracker_for, domain_dict, monkeypatch
+async def test_an_unreachable_bridge_holds_the_request_until_it_answers(
+    bridge, outbox, dispatcher, tracker_for, domain_dict, monkeypatch
 ):
+    """The customer is told the request is noted, and it becomes one
+    follow-up ticket once the bridge answers, even with an agent online (the
+    customer no longer waits in the chat)."""
+    live_bridge = bridge_module.bridge
     monkeypatch.setattr("actions.handoff.bridge", BridgeClient("http://127.0.0.1:9", TOKEN))
-    events = await ActionRequestHuman().run(dispatcher, tracker_for("转人工"), domain_dict)
+    tracker = tracker_for("我的耳机坏了", intent="repair_warranty", slots={"phone": "13800000000"})
+    events = await ActionRequestHuman().run(dispatcher, tracker, domain_dict)
     assert responses(dispatcher) == ["utter_handoff_unavailable"]
     assert slot_events(events) == {"handoff_reason": "asked"}
+    assert not any(event["event"] == "pause" for event in events)
+
+    await put_agent_online(bridge)
+    down = BridgeClient("http://127.0.0.1:9", TOKEN)
+    assert await outbox.deliver_due(down.request_handoff) == 0
+    assert [held.attempts for held in await outbox.pending()] == [1]
+    await make_due(outbox)
+    # A new process reads what the last one held.
+    reopened = HandoffOutbox(outbox.path)
+    assert await reopened.deliver_due(live_bridge.request_handoff) == 1
+    assert await reopened.pending() == []
+    [ticket] = await conversation_tickets(bridge, "customer")
+    assert (ticket.live, ticket.status, ticket.handoff_reason) == (False, "pending", "asked")
+    assert (ticket.title, ticket.customer_contact) == ("我的耳机坏了", "13800000000")
+
+
+async def test_a_held_request_delivered_twice_makes_one_ticket(
+    bridge, outbox, dispatcher, tracker_for, domain_dict
+):
+    """The first attempt reached the bridge but its answer was lost: the
+    retry links to the ticket it opened."""
+    await outbox.hold(ticket_payload(tracker_for("转人工"), "asked"))
+
+    async def answer_lost(payload):
+        await bridge_module.bridge.request_handoff(payload)
+        raise BridgeError("/api/handoffs: connection reset")
+
+    assert await outbox.deliver_due(answer_lost) == 0
+    await make_due(outbox)
+    assert await outbox.deliver_due(bridge_module.bridge.request_handoff) == 1
+    assert len(await conversation_tickets(bridge, "customer")) == 1
+
+
+async def test_retries_back_off_and_a_refused_request_is_kept_aside(outbox, tracker_for):
+    await outbox.hold(ticket_payload(tracker_for("转人工"), "asked"))
+    down = BridgeClient("http://127.0.0.1:9", TOKEN)
+    waits = []
+    for _ in range(4):
+        await make_due(outbox)
+        await outbox.deliver_due(down.request_handoff)
+        waits.append(await asyncio.to_thread(outbox._seconds_to_next_attempt))
+    assert waits == sorted(waits) and waits[-1] > 4 * waits[0] * 0.8
+    assert await outbox.deliver_due(down.request_handoff) == 0  # not due yet
+
+    async def refused(payload):
+        raise BridgeError("/api/handoffs: title is too long", 422)
+
+    await make_due(outbox)
+    await outbox.deliver_due(refused)
+    assert await outbox.pending() == []
+    [(error,)] = await asyncio.to_thread(
+        outbox._query, "SELECT last_error FROM pending_handoffs WHERE rejected = 1"
+    )
+    assert "too long" in error
+
+
+async def test_a_later_request_the_bridge_took_drops_the_held_one(
+    bridge, outbox, dispatcher, tracker_for, domain_dict
+):
+    """Else, once the agent resolved that ticket, the held one would open a second."""
+    await outbox.hold(ticket_payload(tracker_for("转人工"), "asked"))
+    await ActionRequestHuman().run(dispatcher, tracker_for("人工"), domain_dict)
+    assert await outbox.pending() == []
+
+
+async def make_due(outbox: HandoffOutbox) -> None:
+    await asyncio.to_thread(outbox._execute, "UPDATE pending_handoffs SET next_attempt_at = 0")
+
+
+async def conversation_tickets(app: web.Application, conversation_id: str):
+    async with app[DATABASE].reading() as db:
+        rows, _ = await tickets.list_tickets(db, filters={"conversation_id": [conversation_id]})
+    return rows
 
 
 async def test_accepting_an_offer_keeps_the_offers_reason(
