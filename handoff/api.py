@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Extra, Field, StrictStr, conint, constr
 
 from handoff import transcript
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
-from handoff.app_keys import BUS, DATABASE, DISPATCHER, FLOWS, RASA, RELAY
+from handoff.app_keys import BUS, DATABASE, DISPATCHER, FLOWS, PASSWORDS, RASA, RELAY
 from handoff.assist import AnswerSuggester
+from handoff.db import MAX_ID
 from handoff.errors import InvalidInput
 from handoff.events import AGENT_PRESENCE_CHANGED
 from handoff.tickets import service as tickets
@@ -29,8 +30,17 @@ from handoff.tickets.models import (
     StatusIn,
     TicketIn,
     TransferIn,
+    text,
 )
-from handoff.web import MAX_EVENTS_BODY_BYTES, SERVICE, int_param, parse_body, require
+from handoff.web import (
+    ASCII_NUMBER,
+    MAX_EVENTS_BODY_BYTES,
+    SERVICE,
+    int_param,
+    parse_body,
+    parse_id,
+    require,
+)
 
 OPENAPI = Path(__file__).with_name("openapi.yaml")
 ADMIN, AGENT, ANALYST = AgentRole.ADMIN.value, AgentRole.AGENT.value, AgentRole.ANALYST.value
@@ -244,8 +254,30 @@ async def request_handoff(request: web.Request) -> web.Response:
     return web.json_response(result.to_dict(), status=200 if result.linked else 201)
 
 
+class IntentIn(BaseModel):
+    name: StrictStr | None = None
+    confidence: float | None = None
+
+
+class ParseDataIn(BaseModel, extra=Extra.allow):
+    intent: IntentIn | None = None
+
+
+class RasaEventIn(BaseModel, extra=Extra.allow):
+    """A tracker event as Rasa's broker posts it. The fields the relay reads
+    are checked; the others pass through untouched."""
+
+    event: StrictStr
+    sender_id: StrictStr | None = None
+    timestamp: float | None = None
+    text: StrictStr | None = None
+    message_id: StrictStr | None = None
+    metadata: dict[str, Any] | None = None
+    parse_data: ParseDataIn | None = None
+
+
 class RasaEvents(BaseModel):
-    __root__: list[dict[str, Any]] = Field(..., max_items=MAX_EVENTS_PER_POST)
+    __root__: list[RasaEventIn] = Field(..., max_items=MAX_EVENTS_PER_POST)
 
 
 @routes.post("/api/rasa/events", name="rasa_events")
@@ -253,7 +285,7 @@ async def rasa_events(request: web.Request) -> web.Response:
     """Rasa's event broker (`addons.broker`) posts tracker events here."""
     require(request, SERVICE)
     batch = await parse_body(request, RasaEvents, max_bytes=MAX_EVENTS_BODY_BYTES)
-    relayed = await request.app[RELAY].receive(batch.__root__)
+    relayed = await request.app[RELAY].receive([event.dict() for event in batch.__root__])
     return web.json_response({"received": len(batch.__root__), "relayed": relayed})
 
 
@@ -269,13 +301,13 @@ async def queue(request: web.Request) -> web.Response:
 
 
 class AgentIn(BaseModel):
-    username: str = Field(..., min_length=2, max_length=64, regex=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(..., min_length=8, max_length=256)
-    display_name: str | None = Field(None, max_length=128)
+    username: constr(strict=True, min_length=2, max_length=64, regex=r"^[A-Za-z0-9_.@-]+\Z")
+    password: text(256, min_length=8)
+    display_name: text(128) | None = None
     role: AgentRole = AgentRole.AGENT
-    skills: list[str] = Field(default_factory=list)
-    languages: list[str] = Field(default_factory=lambda: ["zh", "en"])
-    capacity: int = Field(3, ge=1, le=50)
+    skills: list[text(64)] = Field(default_factory=list)
+    languages: list[text(8)] = Field(default_factory=lambda: ["zh", "en"])
+    capacity: conint(strict=True, ge=1, le=50) = 3
 
 
 class PresenceIn(BaseModel):
@@ -298,7 +330,7 @@ async def create_agent(request: web.Request) -> web.Response:
     require(request, ADMIN)
     data = await parse_body(request, AgentIn)
     async with request.app[DATABASE].transaction() as db:
-        agent = await agents.create(db, **data.dict())
+        agent = await agents.create(db, **data.dict(), passwords=request.app[PASSWORDS])
     return web.json_response(agent.to_dict(), status=201)
 
 
@@ -333,7 +365,7 @@ FILTER_ENUMS: dict[str, type[StrEnum]] = {
 
 def _filter_values(name: str, values: list[str]) -> list[Any]:
     if name == "assignee_id":
-        return [_int(value, None) for value in values]
+        return [parse_id(value, name) for value in values]
     if enum := FILTER_ENUMS.get(name):
         allowed = {member.value for member in enum}
         if unknown := [value for value in values if value not in allowed]:
@@ -343,13 +375,14 @@ def _filter_values(name: str, values: list[str]) -> list[Any]:
     return values
 
 
-def _int(value: str | None, default: int | None) -> int | None:
+def _int(value: str | None, default: int) -> int:
+    """A count or offset: ASCII digits, at most `MAX_ID` (databases refuse
+    larger numbers with an error, not an empty page)."""
     if value is None:
         return default
-    try:
-        return int(value)
-    except ValueError as error:
-        raise InvalidInput(f"{value!r} is not a number.") from error
+    if ASCII_NUMBER.fullmatch(value) and (number := int(value)) <= MAX_ID:
+        return number
+    raise InvalidInput(f"{value!r} is not a whole number from 0 to {MAX_ID}.")
 
 
 def _bool(value: str | None) -> bool | None:
@@ -367,8 +400,8 @@ def _datetime(value: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise InvalidInput(f"{value!r} is not an ISO 8601 date.") from error
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        if moment.tzinfo is not None:  # 9999-12-31T23:59-23:59 is past year 9999 in UTC
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError) as error:
+        raise InvalidInput(f"{value!r} is not an ISO 8601 date within years 1 to 9999.") from error
     return moment

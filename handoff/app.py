@@ -16,11 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handoff import api, migrations
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
+from handoff.agents.security import PasswordWorkers
+from handoff.agents.throttle import LoginThrottle
 from handoff.app_keys import (
     BUS,
     DATABASE,
     DISPATCHER,
     FLOWS,
+    LOGIN_THROTTLE,
+    PASSWORDS,
     PRESENCE,
     RASA,
     RELAY,
@@ -38,7 +42,13 @@ from handoff.rasa import RasaClient
 from handoff.relay import CustomerRelay
 from handoff.settings import PROJECT, Settings
 from handoff.tickets.flows import TicketFlows
-from handoff.web import MAX_EVENTS_BODY_BYTES, Handler, authentication_middleware, error_middleware
+from handoff.web import (
+    MAX_EVENTS_BODY_BYTES,
+    Handler,
+    authentication_middleware,
+    error_middleware,
+    origin_middleware,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +67,22 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        client_max_size=MAX_EVENTS_BODY_BYTES,
+        client_max_size=max(MAX_EVENTS_BODY_BYTES, settings.max_body_bytes),
         middlewares=[
             security_headers,
             error_middleware,
             authentication_middleware(
                 api_token=settings.api_token, idle_seconds=settings.session_idle_seconds
             ),
+            origin_middleware,
         ],
     )
     app[SETTINGS] = settings
+    app[LOGIN_THROTTLE] = LoginThrottle(
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        lockout_seconds=settings.login_lockout_seconds,
+    )
     app[BUS] = EventBus()
     app[SOCKETS] = set()
     app[SHUTTING_DOWN] = asyncio.Event()
@@ -91,6 +107,9 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     await asyncio.to_thread(migrations.upgrade, settings.database_url)
     database = Database(settings.database_url)
+    passwords = app[PASSWORDS] = PasswordWorkers(
+        threads=settings.password_threads, max_waiting=settings.password_queue
+    )
     session = aiohttp.ClientSession()
     rasa = RasaClient(url=settings.rasa_url, token=settings.rasa_token, session=session)
     flows = TicketFlows(
@@ -111,7 +130,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         bus=app[BUS],
         on_customer_activity=lambda ticket_id: dispatcher.activity.__setitem__(ticket_id, utcnow()),
     )
-    await _prepare_agents(database, presence, settings)
+    await _prepare_agents(database, presence, settings, passwords)
     loop_task = asyncio.create_task(dispatcher.run_forever())
     dispatcher.request()
     try:
@@ -126,26 +145,29 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         except Exception:
             logger.exception("Final sweep failed")
         finally:
+            passwords.close()
             await session.close()
             await database.close()
 
 
 async def _prepare_agents(
-    database: Database, presence: PresenceTracker, settings: Settings
+    database: Database, presence: PresenceTracker, settings: Settings, passwords: PasswordWorkers
 ) -> None:
     """Agents shown online before a restart get the disconnect grace to come
     back; demo accounts are made on an empty database when asked for."""
     async with database.transaction() as db:
         staff = await agents.list_agents(db)
         if not staff and settings.demo_agents:
-            _write_demo_accounts(await _create_demo_agents(db), DEMO_ACCOUNTS)
+            _write_demo_accounts(await _create_demo_agents(db, passwords), DEMO_ACCOUNTS)
     for agent in staff:
         if agent.presence != Presence.OFFLINE:
             presence.connected(agent.id)
             presence.disconnected(agent.id)
 
 
-async def _create_demo_agents(db: AsyncSession) -> list[tuple[str, str, str]]:
+async def _create_demo_agents(
+    db: AsyncSession, passwords: PasswordWorkers
+) -> list[tuple[str, str, str]]:
     accounts = [
         ("admin", "管理员 Admin", AgentRole.ADMIN, [], ["zh", "en"]),
         ("agent1", "小王 Wang", AgentRole.AGENT, [], ["zh", "en"]),
@@ -163,6 +185,7 @@ async def _create_demo_agents(db: AsyncSession) -> list[tuple[str, str, str]]:
             role=role,
             skills=skills,
             languages=languages,
+            passwords=passwords,
         )
         created.append((username, password, role.value))
     return created

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
+    from handoff.agents.security import PasswordWorkers
+    from handoff.agents.throttle import LoginThrottle
     from handoff.db import Database
     from handoff.dispatcher import PresenceTracker, QueueDispatcher
     from handoff.events import EventBus
@@ -24,6 +26,8 @@ FLOWS: web.AppKey[TicketFlows] = web.AppKey("flows")
 DISPATCHER: web.AppKey[QueueDispatcher] = web.AppKey("dispatcher")
 PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence")
 RELAY: web.AppKey[CustomerRelay] = web.AppKey("relay")
+PASSWORDS: web.AppKey[PasswordWorkers] = web.AppKey("passwords")
+LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
 # Open console sockets, closed with "going away" when the bridge shuts down.
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
 SHUTTING_DOWN: web.AppKey[asyncio.Event] = web.AppKey("shutting_down")

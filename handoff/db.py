@@ -22,6 +22,9 @@ NAMING_CONVENTION = {
 }
 
 Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+# The largest record id: ids are `Integer` columns, 32 bits on PostgreSQL,
+# which answers a larger number in a query with an error.
+MAX_ID = 2**31 - 1
 
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg2"}

@@ -3,6 +3,8 @@ the error middleware in `web.py` turns them into responses."""
 
 from __future__ import annotations
 
+import math
+
 
 class HandoffError(Exception):
     status = 400
@@ -13,6 +15,11 @@ class HandoffError(Exception):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.details = details
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer needs besides the JSON body."""
+        return {}
 
 
 class InvalidInput(HandoffError):
@@ -27,6 +34,12 @@ class BodyTooLarge(HandoffError):
     message = "The request body is too large."
 
 
+class UnsupportedMediaType(HandoffError):
+    status = 415
+    code = "unsupported_media_type"
+    message = "Send the body as JSON (Content-Type: application/json)."
+
+
 class NotAuthenticated(HandoffError):
     status = 401
     code = "not_authenticated"
@@ -37,6 +50,11 @@ class Forbidden(HandoffError):
     status = 403
     code = "forbidden"
     message = "Your role does not allow this."
+
+
+class ForeignOrigin(Forbidden):
+    code = "foreign_origin"
+    message = "Requests from this origin may not act with a console session."
 
 
 class NotFound(HandoffError):
@@ -67,3 +85,27 @@ class RasaUnavailable(HandoffError):
     status = 502
     code = "rasa_unavailable"
     message = "The assistant did not accept the message; try again."
+
+
+class RetryLater(HandoffError):
+    """Refused for now; `Retry-After` says when asking again can succeed."""
+
+    def __init__(self, message: str | None = None, *, retry_after: float, **details: object):
+        super().__init__(message, **details)
+        self.retry_after = max(1, math.ceil(retry_after))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class TooManyAttempts(RetryLater):
+    status = 429
+    code = "too_many_attempts"
+    message = "Too many failed sign-ins; wait before trying again."
+
+
+class Busy(RetryLater):
+    status = 503
+    code = "busy"
+    message = "The bridge is busy checking other sign-ins; try again shortly."

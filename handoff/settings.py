@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseSettings, Field
+from pydantic import BaseSettings, Field, IPvAnyNetwork
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -19,6 +20,8 @@ class Settings(BaseSettings):
     # ticket forms. Empty means every API call is refused.
     api_token: str = ""
     rasa_url: str = "http://127.0.0.1:5005"
+    # The secret Rasa's API was started with (`--jwt-secret`): the bridge
+    # signs short-lived JWTs with it. Empty sends no credentials.
     rasa_token: str = ""
     # An offered conversation goes back to the queue if not accepted in time.
     accept_timeout_seconds: float = 60.0
@@ -28,16 +31,33 @@ class Settings(BaseSettings):
     disconnect_grace_seconds: float = 15.0
     # How often the housekeeping (offers, abandonment, presence) runs.
     sweep_interval_seconds: float = 5.0
-    # Set when the console is served over HTTPS (behind a proxy, say).
-    secure_cookies: bool = False
+    # The session cookie is sent over HTTPS only. "auto": unless the console
+    # is reached as localhost, 127.0.0.1 or ::1 (plain `make run`).
+    secure_cookies: bool | Literal["auto"] = "auto"
     session_ttl_seconds: float = 8 * 3600
     session_idle_seconds: float = 3600
     # Average handling time used for wait estimates until there is history.
     default_handling_seconds: float = 300.0
     # Create demo agents (written to var/demo-agents.txt) when there are none.
     demo_agents: bool = False
-    # Origins allowed to open the console websocket besides the bridge's own.
+    # Origins allowed to use a console session (websocket, sign-in, changes)
+    # besides the bridge's own.
     allowed_origins: list[str] = Field(default_factory=list)
+    # Failed sign-ins before an account, or a client address, must wait
+    # `login_lockout_seconds`; a lock's end starts the count again.
+    login_failures_per_account: int = Field(5, ge=1)
+    login_failures_per_address: int = Field(20, ge=1)
+    login_lockout_seconds: float = Field(300.0, gt=0)
+    # Threads that check passwords (argon2), and sign-ins that may wait for
+    # one before more are refused with 503.
+    password_threads: int = Field(2, ge=1)
+    password_queue: int = Field(16, ge=0)
+    # Proxies (addresses or networks) whose X-Forwarded-For names the client;
+    # from anyone else the header is ignored, as anyone can send it.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
+    # Request bodies, and how deeply their JSON may nest.
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    max_json_depth: int = Field(32, ge=2, le=500)
 
     class Config:
         env_prefix = "HANDOFF_"

@@ -9,7 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent, AgentSession
-from handoff.agents.security import hash_password, new_token, token_digest, verify_password
+from handoff.agents.security import (
+    PasswordWorkers,
+    hash_password,
+    new_token,
+    token_digest,
+    verify_password,
+)
 from handoff.clock import utcnow
 from handoff.errors import Conflict, NotAuthenticated, NotFound
 from handoff.tickets.enums import OPEN_STATUSES, TicketStatus
@@ -41,13 +47,16 @@ async def create(
     skills: list[str] | None = None,
     languages: list[str] | None = None,
     capacity: int = 3,
+    passwords: PasswordWorkers | None = None,
 ) -> Agent:
+    """`passwords` hashes off the event loop; without it the hash runs here,
+    which suits the command line and tests but not a serving bridge."""
     if await get_by_username(db, username=username) is not None:
         raise Conflict(f"The username {username!r} is taken.")
     agent = Agent(
         username=username,
         display_name=display_name or username,
-        password_hash=hash_password(password),
+        password_hash=await passwords.hash(password) if passwords else hash_password(password),
         role=role.value,
         skills=list(skills or []),
         languages=list(languages or ["zh", "en"]),
@@ -89,24 +98,50 @@ async def active_counts(db: AsyncSession) -> dict[int, int]:
 
 
 async def login(
-    db: AsyncSession, *, username: str, password: str, ttl_seconds: float
+    db: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    ttl_seconds: float,
+    passwords: PasswordWorkers | None = None,
 ) -> tuple[Agent, str]:
+    """A new session for the agent; `passwords` as in `create`."""
     agent = await get_by_username(db, username=username)
-    if not verify_password(agent.password_hash if agent else None, password) or agent is None:
+    await check_password(agent, password, passwords=passwords)
+    return agent, await open_session(db, agent_id=agent.id, ttl_seconds=ttl_seconds)
+
+
+async def check_password(
+    agent: Agent | None, password: str, *, passwords: PasswordWorkers | None = None
+) -> Agent:
+    """The agent, if the password is theirs. Needs no database session, so
+    that a serving bridge holds none (nor SQLite's write turn) while argon2
+    runs; an unknown agent (None) takes as long as a wrong password."""
+    password_hash = agent.password_hash if agent else None
+    if passwords:
+        right = await passwords.verify(password_hash, password)
+    else:
+        right = verify_password(password_hash, password)
+    if not right or agent is None:
         raise NotAuthenticated("Wrong username or password.")
+    return agent
+
+
+async def open_session(db: AsyncSession, *, agent_id: int, ttl_seconds: float) -> str:
+    """Returns the new session's token, for the cookie; only its hash is stored."""
     token = new_token()
     now = utcnow()
     db.add(
         AgentSession(
             token_hash=token_digest(token),
-            agent_id=agent.id,
+            agent_id=agent_id,
             created_at=now,
             last_seen_at=now,
             expires_at=now + timedelta(seconds=ttl_seconds),
         )
     )
     await db.flush()
-    return agent, token
+    return token
 
 
 async def authenticate(db: AsyncSession, *, token: str, idle_seconds: float) -> Agent | None:

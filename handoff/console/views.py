@@ -8,20 +8,35 @@ import json
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictStr
 
 from handoff import events
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
 from handoff.api import change_presence
-from handoff.app_keys import BUS, DATABASE, PRESENCE, SETTINGS, SHUTTING_DOWN, SOCKETS
-from handoff.errors import Forbidden
+from handoff.app_keys import (
+    BUS,
+    DATABASE,
+    LOGIN_THROTTLE,
+    PASSWORDS,
+    PRESENCE,
+    SETTINGS,
+    SHUTTING_DOWN,
+    SOCKETS,
+)
+from handoff.errors import NotAuthenticated
 from handoff.events import Mailbox
-from handoff.web import SESSION_COOKIE, parse_body, require
+from handoff.web import (
+    SESSION_COOKIE,
+    check_origin,
+    client_address,
+    parse_body,
+    require,
+    secure_cookies,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +53,8 @@ routes = web.RouteTableDef()
 
 
 class LoginIn(BaseModel):
-    username: str = Field(..., min_length=1, max_length=64)
-    password: str = Field(..., min_length=1, max_length=256)
+    username: StrictStr = Field(..., min_length=1, max_length=64)
+    password: StrictStr = Field(..., min_length=1, max_length=256)
 
 
 @routes.get("/", name="root")
@@ -54,14 +69,24 @@ async def console_page(request: web.Request) -> web.FileResponse:
 
 @routes.post("/api/session", name="login")
 async def login(request: web.Request) -> web.Response:
+    """Signs in. Attempts are throttled per account and per client address
+    before the password is looked at (see `LoginThrottle`)."""
     data = await parse_body(request, LoginIn)
     settings = request.app[SETTINGS]
+    throttle = request.app[LOGIN_THROTTLE]
+    address = client_address(request)
+    throttle.check(username=data.username, address=address)
+    async with request.app[DATABASE].reading() as db:
+        agent = await agents.get_by_username(db, username=data.username)
+    try:
+        await agents.check_password(agent, data.password, passwords=request.app[PASSWORDS])
+    except NotAuthenticated:
+        throttle.failed(username=data.username, address=address)
+        raise
+    throttle.succeeded(username=data.username)
     async with request.app[DATABASE].transaction() as db:
-        agent, token = await agents.login(
-            db,
-            username=data.username,
-            password=data.password,
-            ttl_seconds=settings.session_ttl_seconds,
+        token = await agents.open_session(
+            db, agent_id=agent.id, ttl_seconds=settings.session_ttl_seconds
         )
     response = web.json_response({"agent": agent.to_dict()})
     response.set_cookie(
@@ -70,7 +95,7 @@ async def login(request: web.Request) -> web.Response:
         max_age=int(settings.session_ttl_seconds),
         httponly=True,
         samesite="Strict",
-        secure=settings.secure_cookies,
+        secure=secure_cookies(request),
         path="/",
     )
     return response
@@ -94,7 +119,7 @@ async def logout(request: web.Request) -> web.Response:
 
 @routes.get("/console/ws", name="console_ws")
 async def console_socket(request: web.Request) -> web.WebSocketResponse:
-    _check_origin(request)
+    check_origin(request)  # browsers send cookies with cross-site handshakes
     agent = require(request, *AgentRole)
     socket = web.WebSocketResponse(heartbeat=20)
     await socket.prepare(request)
@@ -170,14 +195,3 @@ def visible_to(agent: Agent, name: str, payload: dict[str, Any]) -> bool:
     if name == events.TICKET_OFFERED:
         return agent.role == AgentRole.AGENT and payload.get("agent_id") == agent.id
     return True
-
-
-def _check_origin(request: web.Request) -> None:
-    """Browsers send cookies with cross-site websocket handshakes, so the
-    Origin must be the bridge itself or explicitly allowed."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return  # not a browser: the session cookie alone decides
-    if origin in request.app[SETTINGS].allowed_origins or urlsplit(origin).netloc == request.host:
-        return
-    raise Forbidden("This origin may not open the console.")

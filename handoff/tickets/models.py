@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, conint, validator
+from pydantic import BaseModel, Field, conint, constr, validator
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -23,10 +23,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import relationship
 
 from handoff.clock import isoformat, utcnow
-from handoff.db import Base
+from handoff.db import MAX_ID, Base
 from handoff.tickets.enums import Category, HandoffReason, Priority, TicketStatus
 
 MAX_TEXT = 4000
+# A record id as the wire carries it: a JSON number, not "3" nor 3.0 nor true.
+RecordId = conint(strict=True, ge=1, le=MAX_ID)
+
+
+def text(max_length: int, *, min_length: int = 0) -> type[str]:
+    """Text the database can store as sent: a JSON string (123 or false is
+    refused, not turned into "123"), without NUL, which PostgreSQL refuses."""
+    return constr(strict=True, min_length=min_length, max_length=max_length, regex=r"^[^\x00]*\Z")
 
 
 class Ticket(Base):
@@ -207,24 +215,24 @@ class AgentReply(Base):
 
 
 class CustomerIn(BaseModel):
-    name: str | None = Field(None, max_length=255)
-    contact: str | None = Field(None, max_length=255)
+    name: text(255) | None = None
+    contact: text(255) | None = None
 
 
 class TicketIn(BaseModel):
     """A new ticket, from the assistant, an app or an email form."""
 
-    conversation_id: str = Field(..., min_length=1, max_length=255)
-    channel: str = Field("rest", max_length=64)
+    conversation_id: text(255, min_length=1)
+    channel: text(64) = "rest"
     customer: CustomerIn = Field(default_factory=CustomerIn)
-    title: str = Field(..., min_length=1, max_length=255)
-    description: str = Field("", max_length=MAX_TEXT)
+    title: text(255, min_length=1)
+    description: text(MAX_TEXT) = ""
     category: Category = Category.GENERAL
     priority: Priority = Priority.NORMAL
-    language: str = Field("zh", regex=r"^(zh|en)$")
-    order_id: str | None = Field(None, max_length=64)
+    language: str = Field("zh", regex=r"^(zh|en)\Z")
+    order_id: text(64) | None = None
     handoff_reason: HandoffReason | None = None
-    source: str = Field("api", max_length=32)
+    source: text(32) = "api"
     context: dict[str, Any] = Field(default_factory=dict)
 
     @validator("title", "description", pre=True)
@@ -236,7 +244,7 @@ class TicketIn(BaseModel):
 class HandoffIn(TicketIn):
     """The assistant asks for a live human for this conversation."""
 
-    source: str = Field("assistant", max_length=32)
+    source: text(32) = "assistant"
     # Sent later, from the assistant's outbox, when the bridge was down as the
     # customer asked: nobody waits in the chat, so it never goes live.
     follow_up: bool = False
@@ -244,34 +252,34 @@ class HandoffIn(TicketIn):
 
 class StatusIn(BaseModel):
     status: TicketStatus
-    comment: str | None = Field(None, max_length=MAX_TEXT)
+    comment: text(MAX_TEXT) | None = None
 
 
 class AssignIn(BaseModel):
-    agent_id: int
+    agent_id: RecordId
 
 
 class TransferIn(BaseModel):
     """To one agent, or back to the queue of a skill group."""
 
-    agent_id: int | None = None
+    agent_id: RecordId | None = None
     skill_group: Category | None = None
-    comment: str | None = Field(None, max_length=MAX_TEXT)
+    comment: text(MAX_TEXT) | None = None
 
 
 class NoteIn(BaseModel):
-    text: str = Field(..., min_length=1, max_length=MAX_TEXT)
+    text: text(MAX_TEXT, min_length=1)
 
 
 class MessageIn(BaseModel):
-    text: str = Field(..., min_length=1, max_length=MAX_TEXT)
+    text: text(MAX_TEXT, min_length=1)
     # The client's own id for this reply: sending it again with the same id
     # (after a timeout, say) reaches the customer once.
-    client_message_id: str | None = Field(None, regex=r"^[A-Za-z0-9_-]{8,64}$")
+    client_message_id: str | None = Field(None, regex=r"^[A-Za-z0-9_-]{8,64}\Z")
 
 
 class CsatIn(BaseModel):
     """No score means the customer skipped the survey."""
 
     score: conint(strict=True, ge=1, le=5) | None = None  # 4.5 is refused, not truncated
-    comment: str | None = Field(None, max_length=MAX_TEXT)
+    comment: text(MAX_TEXT) | None = None

@@ -232,7 +232,9 @@ async def test_an_oversized_chunked_body_is_refused_and_stores_nothing(bridge):
 
 async def test_ticket_ids_in_paths_must_be_numbers(bridge):
     body = await bridge.get("/api/tickets/abc", expect=422)
-    assert body["error"]["message"] == "ticket_id must be a number."
+    assert body["error"]["message"] == (
+        "ticket_id must be a whole number from 1 to 2147483647, not 'abc'."
+    )
     body = await bridge.get("/api/tickets/999", expect=404)
     assert body["error"] == {"code": "not_found", "message": "Ticket 999 does not exist."}
 

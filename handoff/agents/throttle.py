@@ -1,0 +1,94 @@
+"""Failed sign-ins, counted per account and per client address, so that
+passwords cannot be guessed at the speed the bridge answers."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from handoff.errors import TooManyAttempts
+
+# Counters kept per kind; the least recently failed are forgotten first, so
+# a spray of made-up usernames cannot grow memory without bound.
+CAPACITY = 10_000
+
+
+@dataclass
+class _Failures:
+    count: int = 0
+    last_at: float = 0.0
+    locked_until: float = 0.0
+
+
+class _Counter:
+    """Failures of one kind of key. `limit` failures, each within
+    `window_seconds` of the previous one, lock the key for `window_seconds`;
+    when a lock ends the count starts again from zero."""
+
+    def __init__(self, *, limit: int, window_seconds: float) -> None:
+        self._limit = limit
+        self._window = window_seconds
+        self._entries: OrderedDict[str, _Failures] = OrderedDict()
+
+    def locked_for(self, key: str, now: float) -> float:
+        entry = self._entries.get(key)
+        if entry is None:
+            return 0.0
+        if entry.locked_until > now:
+            return entry.locked_until - now
+        if entry.locked_until or now - entry.last_at >= self._window:
+            del self._entries[key]  # the lock or the streak is over
+        return 0.0
+
+    def failed(self, key: str, now: float) -> None:
+        entry = self._entries.pop(key, None) or _Failures()
+        if now - entry.last_at >= self._window:
+            entry.count = 0
+        entry.count += 1
+        entry.last_at = now
+        if entry.count >= self._limit:
+            entry.locked_until = now + self._window
+        self._entries[key] = entry
+        while len(self._entries) > CAPACITY:
+            self._entries.popitem(last=False)
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+
+class LoginThrottle:
+    """Asked before a password is checked: a locked account or address is
+    refused without looking at the password, so the answer says nothing
+    about whether it was right."""
+
+    def __init__(
+        self,
+        *,
+        per_account: int,
+        per_address: int,
+        lockout_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._accounts = _Counter(limit=per_account, window_seconds=lockout_seconds)
+        self._addresses = _Counter(limit=per_address, window_seconds=lockout_seconds)
+        self._clock = clock
+
+    def check(self, *, username: str, address: str) -> None:
+        now = self._clock()
+        wait = max(
+            self._accounts.locked_for(username, now), self._addresses.locked_for(address, now)
+        )
+        if wait > 0:
+            raise TooManyAttempts(retry_after=wait)
+
+    def failed(self, *, username: str, address: str) -> None:
+        now = self._clock()
+        self._accounts.failed(username, now)
+        self._addresses.failed(address, now)
+
+    def succeeded(self, *, username: str) -> None:
+        """The account's streak ends; the address keeps its count, so one
+        valid account does not let an address guess others' passwords."""
+        self._accounts.forget(username)
