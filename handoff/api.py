@@ -120,23 +120,15 @@ async def ticket_context(request: web.Request) -> web.Response:
         ticket = await tickets.get(db, ticket_id=ticket_id)
         history = await tickets.history(db, ticket_id=ticket_id)
         notes = await tickets.notes(db, ticket_id=ticket_id)
-    tracker: dict[str, Any] = {}
-    rasa_error = None
-    if ticket.source == "assistant":
-        try:
-            tracker = await request.app[RASA].tracker(ticket.conversation_id)
-        except Exception as error:  # the console still opens without Rasa
-            rasa_error = str(error)
+    conversation = await transcript.read_conversation(request.app[RASA], ticket)
     past = await request.app[FLOWS].customer_history(ticket.conversation_id, exclude=ticket_id)
     return web.json_response(
         {
             "ticket": ticket.to_dict(),
             "history": [event.to_dict() for event in history],
             "notes": [note.to_dict() for note in notes],
-            "transcript": transcript.turns(tracker),
-            "slots": transcript.slots(tracker),
+            **conversation,
             "past_tickets": past,
-            "rasa_error": rasa_error,
         }
     )
 
@@ -147,12 +139,8 @@ async def suggestions(request: web.Request) -> web.Response:
     ticket_id = int_param(request, "ticket_id")
     async with request.app[DATABASE].reading() as db:
         ticket = await tickets.get(db, ticket_id=ticket_id)
-    rasa = request.app[RASA]
-    text = request.query.get("text") or transcript.latest_customer_text(
-        await rasa.tracker(ticket.conversation_id)
-    )
-    found = await AnswerSuggester(rasa=rasa).suggest(text, ticket.language) if text else []
-    return web.json_response({"text": text, "suggestions": found})
+    suggester = AnswerSuggester(rasa=request.app[RASA])
+    return web.json_response(await suggester.for_ticket(ticket, text=request.query.get("text")))
 
 
 @routes.patch("/api/tickets/{ticket_id}/status", name="ticket_status")

@@ -4,19 +4,46 @@ language, ready to send."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from handoff import transcript
+from handoff.errors import NotFound, RasaUnavailable
 from handoff.rasa import RasaClient
 
+if TYPE_CHECKING:
+    from handoff.tickets.models import Ticket
+
 SUGGESTIONS = 3
+# How likely the message must be an FAQ question whose answer is the top
+# entry (the intent classifier's P(faq) times the FAQ retriever's calibrated
+# confidence in its top entry) before any entry is suggested. Below it the
+# entries are unrelated more often than not ("转人工" ranked a bank-transfer
+# answer first), so none is shown. The same level as the assistant's own
+# "did you mean" buttons (actions.fallback.FAQ_SUGGEST_CONFIDENCE).
+CONFIDENCE_FLOOR = 0.1
 
 
 class AnswerSuggester:
     def __init__(self, *, rasa: RasaClient) -> None:
         self._rasa = rasa
 
+    async def for_ticket(self, ticket: Ticket, *, text: str | None) -> dict[str, Any]:
+        """Suggestions for `text`, else for the customer's latest words. With
+        Rasa unreachable the answer is empty and says so: assist is a help,
+        and the console must not fail over it."""
+        try:
+            if not text:
+                tracker = await self._rasa.tracker(ticket.conversation_id)
+                text = transcript.latest_customer_text(tracker)
+            found = await self.suggest(text, ticket.language) if text else []
+        except (RasaUnavailable, NotFound):
+            return {"text": text, "suggestions": [], "assistant_unreachable": True}
+        return {"text": text, "suggestions": found, "assistant_unreachable": False}
+
     async def suggest(self, text: str, language: str) -> list[dict[str, Any]]:
         parse = await self._rasa.parse(text)
+        if match_confidence(parse) < CONFIDENCE_FLOOR:
+            return []
         ranking = (parse.get("faq") or {}).get("ranking") or []
         responses = (await self._rasa.domain()).get("responses") or {}
         suggestions = []
@@ -35,6 +62,14 @@ class AnswerSuggester:
                 }
             )
         return suggestions
+
+
+def match_confidence(parse: dict[str, Any]) -> float:
+    """P(the message asks an FAQ question) × P(the top entry is the one)."""
+    faq = parse.get("faq") or {}
+    intents = [parse.get("intent") or {}, *(parse.get("intent_ranking") or [])]
+    asked = next((i.get("confidence") or 0.0 for i in intents if i.get("name") == "faq"), 0.0)
+    return float(asked) * float(faq.get("confidence") or 0.0)
 
 
 def response_name(key: str) -> str:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,12 @@ logger = logging.getLogger(__name__)
 
 # Rasa answers slowly only while it runs actions; agents should not wait longer.
 TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
+# What the console reads (transcript, slots, agent assist) must not hold an
+# opened conversation long when Rasa is down or busy: the console shows what
+# the bridge holds meanwhile and asks again by itself.
+READ_TIMEOUT = aiohttp.ClientTimeout(
+    total=float(os.environ.get("HANDOFF_RASA_READ_TIMEOUT_SECONDS", "4")), connect=2
+)
 
 
 class RasaClient:
@@ -25,7 +32,13 @@ class RasaClient:
         self._domain: dict[str, Any] | None = None
 
     async def _request(
-        self, method: str, path: str, *, params: dict[str, str] | None = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        timeout: aiohttp.ClientTimeout = TIMEOUT,
+        **kwargs: Any,
     ) -> Any:
         query = dict(params or {})
         if self._token:
@@ -35,7 +48,7 @@ class RasaClient:
                 method,
                 f"{self._url}{path}",
                 params=query,
-                timeout=TIMEOUT,
+                timeout=timeout,
                 headers={"Accept": "application/json"},
                 **kwargs,
             ) as response:
@@ -57,6 +70,7 @@ class RasaClient:
             "GET",
             f"/conversations/{_quote(conversation_id)}/tracker",
             params={"include_events": "ALL"},
+            timeout=READ_TIMEOUT,
         )
 
     async def append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
@@ -84,13 +98,15 @@ class RasaClient:
         )
 
     async def parse(self, text: str) -> dict[str, Any]:
-        return await self._request("POST", "/model/parse", json={"text": text})
+        return await self._request(
+            "POST", "/model/parse", json={"text": text}, timeout=READ_TIMEOUT
+        )
 
     async def domain(self) -> dict[str, Any]:
         """Cached: the domain only changes when Rasa loads a new model, and the
         console merely reads FAQ answers from it."""
         if self._domain is None:
-            self._domain = await self._request("GET", "/domain")
+            self._domain = await self._request("GET", "/domain", timeout=READ_TIMEOUT)
         return self._domain
 
 

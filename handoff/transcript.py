@@ -3,13 +3,59 @@ turns (with the intents the bot recognised) and the slots that matter."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handoff.clock import from_timestamp, isoformat
+from handoff.errors import NotFound, RasaUnavailable
+
+if TYPE_CHECKING:
+    from handoff.rasa import RasaClient
+    from handoff.tickets.models import Ticket
 
 # Slots the console shows first; the rest follow unless internal.
 KEY_SLOTS = ("order_id", "category", "priority", "language", "handoff_reason", "product")
+SAVED_SPEAKERS = frozenset({"customer", "bot"})
 INTERNAL_SLOTS = frozenset({"requested_slot", "session_started_metadata", "misunderstood_in_a_row"})
+
+
+async def read_conversation(rasa: RasaClient, ticket: Ticket) -> dict[str, Any]:
+    """The turns and slots the console shows for a ticket, from Rasa's
+    tracker. With Rasa unreachable, what the bridge itself holds: the lines
+    the assistant wrote into the ticket at handoff and the slots it sent,
+    flagged so the console says so and asks again."""
+    tracker: dict[str, Any] = {}
+    if ticket.source == "assistant":
+        try:
+            tracker = await rasa.tracker(ticket.conversation_id)
+        except (RasaUnavailable, NotFound) as error:
+            return {
+                "transcript": saved_turns(ticket.description or ""),
+                "slots": dict((ticket.context or {}).get("slots") or {}),
+                "assistant_unreachable": True,
+                "rasa_error": error.message,
+            }
+    return {
+        "transcript": turns(tracker),
+        "slots": slots(tracker),
+        "assistant_unreachable": False,
+        "rasa_error": None,
+    }
+
+
+def saved_turns(description: str) -> list[dict[str, Any]]:
+    """Turns from a ticket description the assistant wrote (`customer: …`,
+    `bot: …` lines, see actions.tickets.transcript); other lines continue the
+    turn before them, or stand as the description they are."""
+    result: list[dict[str, Any]] = []
+    for line in description.splitlines():
+        speaker, _, text = line.partition(": ")
+        if speaker in SAVED_SPEAKERS and text:
+            result.append({"sender": speaker, "text": text, "at": None, "saved": True})
+        elif result:
+            result[-1]["text"] += "\n" + line
+        elif line.strip():
+            result.append({"sender": "customer", "text": line, "at": None, "saved": True})
+    return result
 
 
 def turns(tracker: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
@@ -17,10 +63,10 @@ def turns(tracker: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
     for event in tracker.get("events") or []:
         kind = event.get("event")
         if kind == "user":
+            if _external(event):
+                continue
             intent = (event.get("parse_data") or {}).get("intent") or {}
             name = intent.get("name") or ""
-            if name.startswith("EXTERNAL_"):
-                continue
             result.append(
                 {
                     "sender": "customer",
@@ -62,13 +108,20 @@ def slots(tracker: dict[str, Any]) -> dict[str, Any]:
 
 
 def latest_customer_text(tracker: dict[str, Any]) -> str | None:
+    """The customer's latest own words: what agent assist looks answers up for."""
     for event in reversed(tracker.get("events") or []):
         if event.get("event") != "user":
             continue
         text = (event.get("text") or "").strip()
-        if text and not text.startswith("/"):
+        if text and not text.startswith("/") and not _external(event):
             return text
     return None
+
+
+def _external(event: dict[str, Any]) -> bool:
+    """An intent the bridge triggered (Rasa logs it as a user turn), not the customer."""
+    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+    return intent.startswith("EXTERNAL_")
 
 
 def agent_reply(

@@ -707,7 +707,9 @@ async def test_the_context_opens_without_rasa(bridge):
 async def test_suggestions_come_from_the_faq_retriever_in_the_customer_language(bridge):
     ticket, agent = await live_ticket(bridge, "c1", language="en")
     bridge.rasa.parse_result = {
+        "intent": {"name": "faq", "confidence": 0.98},
         "faq": {
+            "confidence": 0.9,
             "ranking": [
                 {
                     "key": "faq/returns_no_reason_policy",
@@ -715,8 +717,8 @@ async def test_suggestions_come_from_the_faq_retriever_in_the_customer_language(
                     "question": {"zh": "可以无理由退货吗", "en": "Can I return for any reason"},
                 },
                 {"key": "faq/unanswerable", "score": 0.2, "question": {}},
-            ]
-        }
+            ],
+        },
     }
     bridge.rasa.domain = {
         "responses": {
@@ -740,6 +742,7 @@ async def test_suggestions_come_from_the_faq_retriever_in_the_customer_language(
                 "answer": "Yes, within 7 days.",
             }
         ],
+        "assistant_unreachable": False,
     }
     parse = next(call for call in bridge.rasa.calls if call.path == "/model/parse")
     assert parse.body == {"text": "can I return it"}
@@ -757,7 +760,7 @@ async def test_suggestions_default_to_the_customers_latest_message(bridge):
         ]
     }
     found = await bridge.get(f"/api/tickets/{ticket['id']}/suggestions", agent)
-    assert found == {"text": "退货要运费吗", "suggestions": []}
+    assert found == {"text": "退货要运费吗", "suggestions": [], "assistant_unreachable": False}
 
 
 async def test_agents_see_each_others_load(bridge):
