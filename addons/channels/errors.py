@@ -1,0 +1,72 @@
+"""Why a channel refuses an inbound message.
+
+Each error has a stable `code` for clients and a default message; only the
+channel modules turn them into HTTP statuses or socket.io events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ChannelError(Exception):
+    """Base of every refusal; the message changed nothing on our side."""
+
+    code = "bad_request"
+    default_message = "The message could not be accepted."
+
+    def __init__(self, message: str | None = None, **details: Any) -> None:
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The body clients get, shaped like the handoff bridge's errors."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class MalformedBody(ChannelError):
+    code = "malformed_body"
+    default_message = "The body must be a JSON object."
+
+
+class BodyTooLarge(ChannelError):
+    code = "body_too_large"
+    default_message = "The request body is too large."
+
+
+class InvalidSenderId(ChannelError):
+    code = "invalid_sender_id"
+    default_message = "The sender id has an invalid shape."
+
+
+class InvalidMessage(ChannelError):
+    code = "invalid_message"
+    default_message = "The message must be a string."
+
+
+class MessageTooLong(ChannelError):
+    code = "message_too_long"
+    default_message = "The message is too long; please split it."
+
+
+class InvalidMetadata(ChannelError):
+    code = "invalid_metadata"
+    default_message = "The metadata must be a JSON object."
+
+
+class MetadataTooLarge(ChannelError):
+    code = "metadata_too_large"
+    default_message = "The metadata is too large."
+
+
+class RateLimited(ChannelError):
+    code = "rate_limited"
+    default_message = "Too many messages from this sender; please slow down."
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(retry_after_seconds=round(retry_after, 1))

@@ -1,0 +1,96 @@
+"""Rasa's socket.io channel behind the inbound guard.
+
+Rasa's channel is used as it is (events, rooms, `session_persistence`,
+`metadata_key`, JWT); the guard is put in front of its message handler
+only, so changes to the other handlers (session rooms) stay independent.
+A refused message reaches Rasa not at all: the client gets a
+`message_rejected` event carrying the same error body as the REST channel,
+and a sender who is sending too fast also gets a polite notice as a bot
+message. engine.io refuses packets over `max_body_bytes` itself.
+
+credentials.yml:
+
+    addons.channels.socketio.SocketIOInput:
+      user_message_evt: user_uttered
+      bot_message_evt: bot_uttered
+      session_persistence: true
+      limits:                    # optional; keys and defaults: guard.ChannelLimits
+        messages_per_minute: 60
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rasa.core.channels import socketio
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint
+
+from addons.channels.errors import ChannelError, InvalidMessage, RateLimited
+from addons.channels.guard import ChannelLimits, InboundGuard
+
+logger = logging.getLogger(__name__)
+
+REJECTED_EVENT = "message_rejected"
+# Customers see this as a bot message; the language of the conversation is
+# not known here, so it speaks both.
+SLOW_DOWN_NOTICE = (
+    "您发送得太快了，请稍等几秒再发。You are sending messages too fast; please wait a few seconds."
+)
+
+
+class SocketIOInput(socketio.SocketIOInput):
+    def __init__(self, *args: Any, limits: ChannelLimits | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.guard = InboundGuard(limits)
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        channel = super().from_credentials(credentials)
+        assert isinstance(channel, cls)
+        channel.guard = InboundGuard(ChannelLimits.from_config((credentials or {}).get("limits")))
+        return channel
+
+    def admit(self, sid: str, data: Any) -> dict[str, Any]:
+        """The event's data as Rasa's handler may see it, repaired."""
+        if not isinstance(data, dict):
+            raise InvalidMessage("The message event must carry an object.")
+        if self.session_persistence:
+            sender_id = data.get("session_id")
+            if not sender_id:
+                return data  # Rasa's handler ignores it, with a warning
+        else:
+            sender_id = sid
+        admitted = self.guard.admit(
+            sender_id, data.get("message", ""), data.get(self.metadata_key, {})
+        )
+        return {**data, "message": admitted.text, self.metadata_key: admitted.metadata}
+
+    async def reject(self, sid: str, error: ChannelError) -> None:
+        assert self.sio is not None
+        await self.sio.emit(REJECTED_EVENT, error.as_dict(), room=sid, namespace=self.namespace)
+        if isinstance(error, RateLimited):
+            await self.sio.emit(
+                self.bot_message_evt, {"text": SLOW_DOWN_NOTICE}, room=sid, namespace=self.namespace
+            )
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        webhook = super().blueprint(on_new_message)
+        sio = self.sio
+        assert sio is not None
+        sio.eio.max_http_buffer_size = self.guard.limits.max_body_bytes
+        handle_message = sio.handlers[self.namespace or "/"][self.user_message_evt]
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def guarded_handle_message(sid: str, data: Any = None) -> None:
+            try:
+                admitted = self.admit(sid, data)
+            except ChannelError as error:
+                logger.info("Refused a socket.io message from %s: %s", sid, error.code)
+                await self.reject(sid, error)
+                return
+            await handle_message(sid, admitted)
+
+        return webhook
