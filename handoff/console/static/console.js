@@ -58,7 +58,7 @@
       "conv.unassigned": "该会话尚未被接入。",
       "conv.done": "工单状态：{status}，对话已交还机器人。",
       "conv.abandoned": "客户已离开对话（{t}）。",
-      "conv.rasa_error": "无法从助手读取对话记录：{e}",
+      "conv.assistant_unreachable": "智能助手暂时连接不上：以下是转人工时工单保存的对话记录，可能不是最新的。助手恢复后会自动刷新。",
       "conv.live": "客户在线",
       "conv.customer": "客户：{name}",
       "transcript.empty": "暂无对话记录",
@@ -75,6 +75,7 @@
       "assist.title": "推荐回复",
       "assist.refresh": "刷新",
       "assist.empty": "暂无推荐答案",
+      "assist.unreachable": "智能助手暂时连接不上，暂无推荐答案。",
       "assist.loading": "正在查找答案…",
       "assist.failed": "暂时无法获取推荐：{e}",
       "assist.for": "针对：“{text}”",
@@ -268,7 +269,7 @@
       "conv.unassigned": "Nobody has claimed this conversation yet.",
       "conv.done": "Ticket status: {status}. The conversation is back with the bot.",
       "conv.abandoned": "The customer left the conversation ({t}).",
-      "conv.rasa_error": "Could not read the conversation from the assistant: {e}",
+      "conv.assistant_unreachable": "The assistant can't be reached right now: below is the conversation as saved with the ticket at handoff, which may be out of date. It refreshes by itself when the assistant is back.",
       "conv.live": "Customer online",
       "conv.customer": "Customer: {name}",
       "transcript.empty": "No messages yet",
@@ -285,6 +286,7 @@
       "assist.title": "Suggested answers",
       "assist.refresh": "Refresh",
       "assist.empty": "No suggested answers",
+      "assist.unreachable": "The assistant can't be reached, so there are no suggested answers for now.",
       "assist.loading": "Looking for answers…",
       "assist.failed": "Suggestions unavailable: {e}",
       "assist.for": "For: “{text}”",
@@ -1516,6 +1518,9 @@
       open.pending = [];
       scrollTranscript(true);
       loadSuggestions();
+      if (context.assistant_unreachable) {
+        retryContext(open, RETRY_FIRST_MS);
+      }
     }, function (error) {
       if (state.open !== open) {
         return;
@@ -1527,6 +1532,39 @@
         closeConversationView();
       }
     });
+  }
+
+  var RETRY_FIRST_MS = 3000;
+  var RETRY_MAX_MS = 30000;
+
+  /** With the assistant unreachable, asks again in the background (backing
+   * off) while the same conversation stays open; once it answers, the live
+   * transcript, slots and suggestions replace what the ticket had saved. */
+  function retryContext(open, delay) {
+    window.setTimeout(function () {
+      if (state.open !== open) {
+        return;
+      }
+      api("GET", "/api/tickets/" + open.id + "/context").then(function (context) {
+        if (state.open !== open) {
+          return;
+        }
+        if (context.assistant_unreachable) {
+          retryContext(open, Math.min(delay * 2, RETRY_MAX_MS));
+          return;
+        }
+        open.ticket = context.ticket;
+        open.context = context;
+        open.notes = context.notes || [];
+        open.history = context.history || [];
+        open.past = context.past_tickets || [];
+        renderConversation(true);
+        scrollTranscript(true);
+        loadSuggestions();
+      }, function () {
+        retryContext(open, Math.min(delay * 2, RETRY_MAX_MS));
+      });
+    }, delay);
   }
 
   function inTranscriptTail(data) {
@@ -1578,14 +1616,14 @@
     var banner = $("conversation-banner");
     var context = state.open.context || {};
     var notices = [];
-    if (context.rasa_error) {
-      notices.push(t("conv.rasa_error", { e: context.rasa_error }));
+    if (context.assistant_unreachable) {
+      notices.push(t("conv.assistant_unreachable"));
     }
     if (ticket.abandoned_at && !ticket.live) {
       notices.push(t("conv.abandoned", { t: dateTime(ticket.abandoned_at) }));
     }
     banner.textContent = notices.join(" ");
-    banner.className = "banner" + (context.rasa_error ? " is-error" : "");
+    banner.className = "banner" + (context.assistant_unreachable ? " is-warning" : "");
     show(banner, notices.length > 0);
   }
 
@@ -1845,7 +1883,7 @@
     $("assist-for").textContent = data.text ? t("assist.for", { text: truncate(data.text, 60) }) : "";
     var suggestions = data.suggestions || [];
     if (!suggestions.length) {
-      list.appendChild(h("li", { cls: "muted small", text: t("assist.empty") }));
+      list.appendChild(h("li", { cls: "muted small", text: t(data.assistant_unreachable ? "assist.unreachable" : "assist.empty") }));
       return;
     }
     var blocked = Boolean(replyBlocked());
