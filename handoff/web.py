@@ -196,6 +196,9 @@ async def parse_body(
     except RecursionError as error:
         raise InvalidInput("The body's JSON nests too deeply.") from error
     check_json(payload, max_depth=settings.max_json_depth)
+    if not isinstance(payload, dict) and "__root__" not in model.__fields__:
+        # pydantic would take [["key", "value"]] for an object, or fail with TypeError
+        raise InvalidInput("The body must be a JSON object.")
     try:
         return model.parse_obj(payload)
     except ValidationError as error:
@@ -208,21 +211,24 @@ def check_json(payload: Any, *, max_depth: int) -> None:
     """Refuses what JSON allows but the bridge cannot use: nesting deeper than
     `max_depth` (Python's own limit would fail later, anywhere) and strings
     with lone surrogates such as "\\ud800" (no database can store them)."""
-    level = [payload]
-    for _ in range(max_depth + 1):
-        deeper: list[Any] = []
+    level, depth = [payload], 0
+    while level:
+        children: list[Any] = []
+        nested = False
         for value in level:
-            if isinstance(value, dict):
-                deeper += value.values()
-                _check_text(*value)
-            elif isinstance(value, list):
-                deeper += value
-            elif isinstance(value, str):
+            if isinstance(value, str):
                 _check_text(value)
-        if not deeper:
-            return
-        level = deeper
-    raise InvalidInput(f"The body's JSON nests deeper than {max_depth} levels.")
+            elif isinstance(value, dict):
+                nested = True
+                _check_text(*value)
+                children += value.values()
+            elif isinstance(value, list):
+                nested = True
+                children += value
+        depth += nested
+        if depth > max_depth:
+            raise InvalidInput(f"The body's JSON nests deeper than {max_depth} levels.")
+        level = children
 
 
 def _check_text(*texts: str) -> None:

@@ -139,3 +139,11 @@ async def test_405_answers_say_which_methods_are_allowed(bridge):
     async with bridge.client.put("/api/tickets", headers=SERVICE) as response:
         assert set(response.headers["Allow"].split(",")) >= {"GET", "POST"}
         assert response.content_type == "application/json"
+
+
+async def test_a_body_that_is_not_an_object_is_422(bridge):
+    ticket = await bridge.open_ticket()
+    for raw in ("[[null, null]]", '[["text", "hi"]]', "3", '"x"'):
+        status, body = await send(bridge, "POST", f"/api/tickets/{ticket['id']}/notes", raw)
+        assert status == 422, (raw, body)
+    assert (await bridge.ticket(ticket["id"]))["notes"] == []
