@@ -1,14 +1,16 @@
 """The bridge's client for Rasa's HTTP API (started with `--enable-api
---auth-token`). One aiohttp session for the bridge's lifetime."""
+--jwt-secret`). One aiohttp session for the bridge's lifetime."""
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import jwt
 
 from handoff.errors import NotFound, RasaUnavailable
 
@@ -24,10 +26,44 @@ READ_TIMEOUT = aiohttp.ClientTimeout(
 )
 
 
+class RasaCredentials:
+    """Short-lived JWTs for Rasa's API, signed with the secret Rasa was
+    started with (`--jwt-secret`, HS256). A header, unlike Rasa's `?token=`,
+    stays out of access logs, and a leaked JWT expires within minutes."""
+
+    USERNAME = "handoff-bridge"
+    LIFETIME_SECONDS = 300
+    # A JWT is reused until this close to its expiry, so a slow request
+    # never arrives with an expired one.
+    RENEW_BEFORE_SECONDS = 60
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+        self._jwt = ""
+        self._expires_at = 0.0
+
+    def headers(self) -> dict[str, str]:
+        if not self._secret:
+            return {}
+        now = time.time()
+        if now > self._expires_at - self.RENEW_BEFORE_SECONDS:
+            self._expires_at = now + self.LIFETIME_SECONDS
+            self._jwt = rasa_api_jwt(self._secret, expires_at=self._expires_at)
+        return {"Authorization": f"Bearer {self._jwt}"}
+
+
+def rasa_api_jwt(
+    secret: str, *, expires_at: float, username: str = RasaCredentials.USERNAME
+) -> str:
+    """Rasa grants every route to the role "admin" (rasa.server.requires_auth)."""
+    payload = {"user": {"username": username, "role": "admin"}, "exp": int(expires_at)}
+    return jwt.encode(payload, secret, algorithm="HS256")
+
+
 class RasaClient:
     def __init__(self, *, url: str, token: str, session: aiohttp.ClientSession) -> None:
         self._url = url.rstrip("/")
-        self._token = token
+        self._credentials = RasaCredentials(token)
         self._session = session
         self._domain: dict[str, Any] | None = None
 
@@ -40,16 +76,13 @@ class RasaClient:
         timeout: aiohttp.ClientTimeout = TIMEOUT,
         **kwargs: Any,
     ) -> Any:
-        query = dict(params or {})
-        if self._token:
-            query["token"] = self._token
         try:
             async with self._session.request(
                 method,
                 f"{self._url}{path}",
-                params=query,
+                params=params,
                 timeout=timeout,
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", **self._credentials.headers()},
                 **kwargs,
             ) as response:
                 if response.status == 404:

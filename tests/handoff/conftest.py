@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import jwt
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -129,9 +130,19 @@ class RasaCall:
     body: Any
 
 
+def _rasa_admin(authorization: str) -> bool:
+    """Rasa's check with `--jwt-secret`: a Bearer JWT it can verify, role admin."""
+    scheme, _, token = authorization.partition(" ")
+    try:
+        payload = jwt.decode(token, RASA_TOKEN, algorithms=["HS256"])
+    except jwt.InvalidTokenError:
+        return False
+    return scheme == "Bearer" and payload.get("user", {}).get("role") == "admin"
+
+
 @dataclass
 class FakeRasa:
-    """Rasa's HTTP API as the bridge uses it (`--enable-api --auth-token`)."""
+    """Rasa's HTTP API as the bridge uses it (`--enable-api --jwt-secret`)."""
 
     url: str = ""
     calls: list[RasaCall] = field(default_factory=list)
@@ -195,7 +206,7 @@ class FakeRasa:
         self.calls.append(call)
         if self.down:
             raise web.HTTPServiceUnavailable(text="Rasa is restarting")
-        if request.query.get("token") != RASA_TOKEN:
+        if not _rasa_admin(request.headers.get("Authorization", "")):
             raise web.HTTPUnauthorized(text='{"status": "failure", "reason": "NotAuthenticated"}')
         return call
 

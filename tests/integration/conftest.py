@@ -1,11 +1,11 @@
-"""The whole system on free loopback ports, started once per test session:
-the handoff bridge, the action server and Rasa (API secured by a token,
-events to the bridge through the event broker), with the trained model."""
+"""The whole system on free loopback ports, started once per test session
+by the launcher's own parts (scripts/stack.py, scripts/supervisor.py): the
+handoff bridge, the action server (callers need its token) and Rasa (API
+secured by a JWT secret, events to the bridge through the event broker),
+with the trained model."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 import requests
 
-from scripts.run import ACTION_SERVER_ENV, prepare_tracker_store
+from handoff.rasa import rasa_api_jwt
+from scripts.stack import LOOPBACK, Ports, Secrets, Stack
+from scripts.supervisor import StartupFailed, Supervisor
 from tests.conftest import PROJECT
 
 STARTUP_TIMEOUT = 240
@@ -62,9 +64,13 @@ class Assistant:
     def texts(self, sender: str, text: str) -> list[str]:
         return [message.get("text", "") for message in self.say(sender, text)]
 
+    def api_headers(self) -> dict[str, str]:
+        """What the bridge sends to Rasa's API: a short-lived JWT."""
+        return {"Authorization": f"Bearer {rasa_api_jwt(self.token, expires_at=time.time() + 60)}"}
+
     def tracker(self, sender: str) -> dict[str, Any]:
         response = requests.get(
-            f"{self.url}/conversations/{sender}/tracker", params={"token": self.token}, timeout=30
+            f"{self.url}/conversations/{sender}/tracker", headers=self.api_headers(), timeout=30
         )
         response.raise_for_status()
         return response.json()
@@ -139,95 +145,63 @@ class HandoffStack:
 ADMIN_PASSWORD = "admin-password-1"
 
 
-def _wait_until_up(url: str, processes: list[subprocess.Popen], logs: list[Path]) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if any(process.poll() is not None for process in processes):
-            break
-        try:
-            if requests.get(url, timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    output = "\n".join(log.read_text(errors="replace")[-3000:] for log in logs)
-    raise RuntimeError(f"{url} did not come up:\n{output}")
+def stack_on_free_ports(workdir: Path, model: Path, **environment: str) -> Stack:
+    """A stack on free loopback ports with its own secrets and files in `workdir`."""
+    return Stack(
+        ports=Ports(rasa=free_port(), actions=free_port(), bridge=free_port()),
+        secrets=Secrets.generate(),
+        var=workdir,
+        model=model,
+        rasa_host=LOOPBACK,
+        log_to_files=True,
+        environment={
+            "HANDOFF_DATABASE_URL": f"sqlite:///{workdir / 'handoff.db'}",
+            "HANDOFF_DEMO_AGENTS": "false",
+            **environment,
+        },
+    )
+
+
+def create_admin(stack: Stack) -> None:
+    """Also migrates the bridge's database before the bridge starts."""
+    bridge = stack.services()[0]
+    subprocess.run(
+        [sys.executable, "-m", "handoff", "create-agent", "admin", "--role", "admin"],
+        cwd=PROJECT,
+        env={**stack.process_environment(bridge), "HANDOFF_NEW_AGENT_PASSWORD": ADMIN_PASSWORD},
+        check=True,
+        capture_output=True,
+    )
 
 
 @pytest.fixture(scope="session")
 def handoff_stack(trained_model: Path, tmp_path_factory) -> Iterator[HandoffStack]:
-    workdir = tmp_path_factory.mktemp("system")
-    rasa_port, actions_port, bridge_port = free_port(), free_port(), free_port()
-    tracker_db = workdir / "tracker.db"
-    database_url = f"sqlite:///{workdir / 'handoff.db'}"
-    # Hex: a token starting with "-" would read as an option to `rasa run`.
-    api_token, rasa_token = secrets.token_hex(16), secrets.token_hex(16)
-    bridge_url = f"http://127.0.0.1:{bridge_port}"
-    endpoints = workdir / "endpoints.yml"
-    endpoints.write_text(
-        f'action_endpoint:\n  url: "http://127.0.0.1:{actions_port}/webhook"\n'
-        "tracker_store:\n  type: addons.tracker_store.SQLTrackerStore\n"
-        f'  dialect: sqlite\n  db: "{tracker_db}"\n'
-        f'event_broker:\n  type: addons.broker.HandoffEventBroker\n  url: "{bridge_url}"\n'
+    stack = stack_on_free_ports(
+        tmp_path_factory.mktemp("system"),
+        trained_model,
+        HANDOFF_SWEEP_INTERVAL_SECONDS="1",
+        HANDOFF_DISCONNECT_GRACE_SECONDS="3",
     )
-    environment = {
-        **os.environ,
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "RASA_TELEMETRY_ENABLED": "false",
-        "HANDOFF_URL": bridge_url,
-        "HANDOFF_API_TOKEN": api_token,
-        "HANDOFF_DATABASE_URL": database_url,
-        "HANDOFF_RASA_URL": f"http://127.0.0.1:{rasa_port}",
-        "HANDOFF_RASA_TOKEN": rasa_token,
-        "HANDOFF_SWEEP_INTERVAL_SECONDS": "1",
-        "HANDOFF_DISCONNECT_GRACE_SECONDS": "3",
-        **ACTION_SERVER_ENV,
-    }
-    prepare_tracker_store(endpoints)
-    subprocess.run(
-        [sys.executable, "-m", "handoff", "create-agent", "admin", "--role", "admin"],
-        cwd=PROJECT,
-        env={**environment, "HANDOFF_NEW_AGENT_PASSWORD": ADMIN_PASSWORD},
-        check=True,
-        capture_output=True,
-    )
-    rasa = str(Path(sys.executable).parent / "rasa")
-    logs = [workdir / "bridge.log", workdir / "actions.log", workdir / "rasa.log"]
-    commands = [
-        [sys.executable, "-m", "handoff", "serve", "--port", str(bridge_port)],
-        [rasa, "run", "actions", "--actions", "actions", "--port", str(actions_port)],
-        [
-            rasa, "run", "--enable-api", "--auth-token", rasa_token, "--model", str(trained_model),
-            "--endpoints", str(endpoints), "--credentials", str(PROJECT / "credentials.yml"),
-            "--port", str(rasa_port), "--interface", "127.0.0.1",
-        ],
-    ]  # fmt: skip
-    processes = [
-        subprocess.Popen(
-            command, cwd=PROJECT, env=environment, stdout=log.open("w"), stderr=subprocess.STDOUT
-        )
-        for command, log in zip(commands, logs, strict=True)
-    ]
+    stack.prepare()
+    create_admin(stack)
+    supervisor = Supervisor(stack)
     try:
-        _wait_until_up(f"{bridge_url}/health", processes, logs)
-        _wait_until_up(f"http://127.0.0.1:{actions_port}/health", processes, logs)
-        _wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", processes, logs)
+        try:
+            supervisor.start(stack.services(), STARTUP_TIMEOUT)
+        except StartupFailed as error:
+            raise RuntimeError(str(error)) from None
         assistant = Assistant(
-            f"http://127.0.0.1:{rasa_port}",
-            f"http://127.0.0.1:{actions_port}",
-            tracker_db,
-            rasa_token,
-            processes,
+            stack.rasa_url,
+            stack.actions_url,
+            stack.tracker_db,
+            stack.secrets.rasa_jwt_secret,
+            supervisor.processes,
         )
-        yield HandoffStack(assistant, bridge_url, api_token, database_url)
+        yield HandoffStack(
+            assistant, stack.bridge_url, stack.secrets.handoff_api_token, stack.database_url
+        )
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        supervisor.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,114 @@
+"""The stack's one home for ports, secrets and endpoints: every port reaches
+every process that uses it, secrets stay off command lines, files stay
+private."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scripts.rasa_cli import rasa_arguments
+from scripts.stack import ENDPOINTS_TEMPLATE, Ports, Secrets, Stack, make_private
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Stack:
+    return Stack(
+        ports=Ports(rasa=6005, actions=6055, bridge=6056),
+        secrets=Secrets.generate(),
+        var=tmp_path / "var",
+    )
+
+
+def test_ports_come_from_the_environment_the_readme_names():
+    ports = Ports.from_environment(
+        {"RASA_PORT": "7005", "ACTIONS_PORT": "7055", "HANDOFF_PORT": "7056"}
+    )
+    assert ports == Ports(rasa=7005, actions=7055, bridge=7056)
+    assert Ports.from_environment({}) == Ports(rasa=5005, actions=5055, bridge=5056)
+
+
+def test_rasa_gets_the_ports_and_the_action_servers_token_in_private_endpoints(stack: Stack):
+    template = ENDPOINTS_TEMPLATE.read_text()
+    stack.prepare()
+
+    endpoints = yaml.safe_load(stack.endpoints.read_text())
+    assert endpoints["action_endpoint"] == {
+        "url": "http://127.0.0.1:6055/webhook",
+        "headers": {"Authorization": f"Bearer {stack.secrets.action_server_token}"},
+    }
+    assert endpoints["event_broker"]["url"] == "http://127.0.0.1:6056"
+    assert endpoints["event_broker"]["type"] == "addons.broker.HandoffEventBroker"
+    assert endpoints["tracker_store"]["db"] == str(stack.var / "tracker.db")
+    assert stack.tracker_db == stack.var / "tracker.db" and stack.tracker_db.exists()
+    # The template stays as it was, valid for a plain `rasa run`.
+    assert ENDPOINTS_TEMPLATE.read_text() == template
+    assert mode(stack.var) == 0o700
+    assert mode(stack.endpoints) == mode(stack.tracker_db) == 0o600
+
+
+def test_every_process_gets_the_ports_it_calls(stack: Stack):
+    bridge, actions, rasa = stack.services()
+    assert bridge.env["HANDOFF_RASA_URL"] == "http://127.0.0.1:6005"
+    assert "--port" in bridge.command and "6056" in bridge.command
+    assert actions.env["HANDOFF_URL"] == rasa.env["HANDOFF_URL"] == "http://127.0.0.1:6056"
+    assert actions.command[-4:] == ["--host", "127.0.0.1", "--port", "6055"]
+    assert rasa.command[rasa.command.index("--endpoints") + 1] == str(stack.endpoints)
+    assert rasa.command[rasa.command.index("--port") + 1] == "6005"
+
+
+def test_no_secret_is_on_a_command_line(stack: Stack):
+    tokens = set(vars(stack.secrets).values())
+    for service in stack.services():
+        assert not tokens & set(service.command), service.name
+        assert not any(token in part for token in tokens for part in service.command)
+    bridge, actions, rasa = stack.services()
+    assert rasa.env["RASA_JWT_SECRET"] == bridge.env["HANDOFF_RASA_TOKEN"]
+    assert actions.env["ACTION_SERVER_TOKEN"] == stack.secrets.action_server_token
+
+
+def test_rasas_secret_is_added_inside_the_process_for_rasa_run_only():
+    assert rasa_arguments(["run", "--enable-api"], "s3cret") == [
+        "run", "--enable-api", "--jwt-secret", "s3cret", "--jwt-method", "HS256",
+    ]  # fmt: skip
+    assert rasa_arguments(["shell"], "s3cret") == ["shell"]
+    assert rasa_arguments(["run", "actions"], "s3cret") == ["run", "actions"]
+    assert rasa_arguments(["run"], "") == ["run"]
+
+
+def test_secrets_are_made_once_privately_and_kept(tmp_path: Path):
+    path = tmp_path / "var" / "secrets.env"
+    first = Secrets.load(path)
+    assert mode(path) == 0o600 and mode(path.parent) == 0o700
+    assert len({first.handoff_api_token, first.rasa_jwt_secret, first.action_server_token}) == 3
+    assert Secrets.load(path) == first
+
+
+def test_an_older_secrets_file_gains_the_missing_tokens_and_keeps_its_own(tmp_path: Path):
+    path = tmp_path / "secrets.env"
+    path.write_text("HANDOFF_API_TOKEN=kept\nRASA_TOKEN=old\n")
+    path.chmod(0o644)
+    secrets = Secrets.load(path)
+    assert secrets.handoff_api_token == "kept"
+    assert secrets.rasa_jwt_secret and secrets.action_server_token
+    assert mode(path) == 0o600
+
+
+def test_files_earlier_versions_left_readable_become_private(tmp_path: Path):
+    var = tmp_path / "var"
+    (var / "analytics").mkdir(parents=True)
+    for name in ("tracker.db", "handoff.db", "handoff.db-wal", "analytics/warehouse.db"):
+        (var / name).write_text("")
+        (var / name).chmod(0o644)
+    var.chmod(0o755)
+    (var / "analytics").chmod(0o755)
+    make_private(var)
+    assert mode(var) == mode(var / "analytics") == 0o700
+    assert {mode(path) for path in var.rglob("*") if path.is_file()} == {0o600}
