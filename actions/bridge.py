@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -64,11 +65,19 @@ class BridgeClient:
         return await self._post("/api/tickets", ticket)
 
     async def record_csat(
-        self, ticket_id: int | str, score: int | None, comment: str | None
+        self, ticket_id: int, *, conversation_id: str, score: int | None, comment: str | None
     ) -> dict[str, Any]:
+        """The bridge takes it only for a resolved ticket of `conversation_id`."""
         return await self._post(
-            f"/api/tickets/{ticket_id}/csat", {"score": score, "comment": comment}
+            _path("api", "tickets", ticket_id, "csat"),
+            {"conversation_id": conversation_id, "score": score, "comment": comment},
         )
+
+
+def _path(*segments: object) -> str:
+    """Each segment quoted whole, so that a value holding "/" or ".." stays
+    one segment and cannot name another resource."""
+    return "".join(f"/{quote(str(segment), safe='')}" for segment in segments)
 
 
 bridge = BridgeClient()

@@ -31,6 +31,14 @@ SCORE_WORDS = {
 _WORDS_LONGEST_FIRST = sorted(SCORE_WORDS, key=len, reverse=True)
 NO_COMMENT = re.compile(r"^(没有|无|不用|不了|没|算了|no|none|nope|nothing|skip|n/?a)\W*$", re.I)
 DECLINING_INTENTS = frozenset({"stop", "deny"})
+# The bridge's ticket ids; `int()` and `\d` would also take "٣" or " 3".
+TICKET_ID = re.compile(r"[0-9]{1,10}")
+
+
+def ticket_number(value: Any) -> int | None:
+    """The `ticket_id` slot as a bridge ticket id, or None if it is not one."""
+    text = "" if value is None else str(value)
+    return int(text) if TICKET_ID.fullmatch(text) else None
 
 
 def parse_score(text: str) -> int | None:
@@ -94,17 +102,22 @@ class ActionSubmitCsat(Action):
     ) -> list[dict[str, Any]]:
         score = tracker.get_slot("csat_score")
         comment = tracker.get_slot("csat_comment")
-        ticket_id = tracker.get_slot("ticket_id")
+        slot = tracker.get_slot("ticket_id")
+        ticket_id = ticket_number(slot)
         answered = score not in (None, SKIPPED)
-        if ticket_id:
+        if ticket_id is not None:
             try:
+                # The bridge checks the ticket belongs to this conversation.
                 await bridge.record_csat(
                     ticket_id,
-                    int(score) if answered else None,
-                    comment if comment and comment != SKIPPED else None,
+                    conversation_id=tracker.sender_id,
+                    score=int(score) if answered else None,
+                    comment=comment if comment and comment != SKIPPED else None,
                 )
             except BridgeError as error:
                 logger.warning("CSAT for ticket %s not stored: %s", ticket_id, error)
+        elif slot is not None:
+            logger.warning("CSAT not stored: %r is not a ticket id", slot)
         if answered:
             dispatcher.utter_message(response="utter_csat_thanks")
         return [SlotSet("csat_score", None), SlotSet("csat_comment", None)]

@@ -14,11 +14,13 @@ from pydantic import BaseModel, Extra, Field, StrictStr, conint, constr
 from handoff import transcript
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
+from handoff.agents.models import Agent
 from handoff.app_keys import BUS, DATABASE, DISPATCHER, FLOWS, PASSWORDS, RASA, RELAY
 from handoff.assist import AnswerSuggester
 from handoff.db import MAX_ID
 from handoff.errors import InvalidInput
 from handoff.events import AGENT_PRESENCE_CHANGED
+from handoff.policy import Action, authorize, detail_view, queue_view, ticket_view
 from handoff.tickets import service as tickets
 from handoff.tickets.enums import Category, Priority, TicketStatus
 from handoff.tickets.models import (
@@ -43,12 +45,18 @@ from handoff.web import (
 )
 
 OPENAPI = Path(__file__).with_name("openapi.yaml")
-ADMIN, AGENT, ANALYST = AgentRole.ADMIN.value, AgentRole.AGENT.value, AgentRole.ANALYST.value
-STAFF = (ADMIN, AGENT, ANALYST)
-HANDLERS = (ADMIN, AGENT)
 MAX_EVENTS_PER_POST = 1000
 
 routes = web.RouteTableDef()
+
+
+def allowed(request: web.Request, action: Action) -> Agent | None:
+    """The caller (None for the API token) if their role may do `action` at
+    all; checked before the body is read. Whether they may do it to this
+    ticket is `handoff.policy`'s call too, once the ticket is loaded."""
+    caller = require(request, SERVICE, *AgentRole)  # 401 for nobody
+    authorize(caller, action)
+    return caller
 
 
 @routes.get("/health", name="health")
@@ -66,7 +74,7 @@ async def openapi(request: web.Request) -> web.FileResponse:
 
 @routes.post("/api/tickets", name="tickets_create")
 async def create_ticket(request: web.Request) -> web.Response:
-    agent = require(request, SERVICE, *HANDLERS)
+    agent = allowed(request, Action.OPEN_TICKET)
     data = await parse_body(request, TicketIn)
     ticket = await request.app[FLOWS].create(data, actor=tickets.actor_name(agent))
     return web.json_response(ticket.to_dict(), status=201)
@@ -74,7 +82,7 @@ async def create_ticket(request: web.Request) -> web.Response:
 
 @routes.get("/api/tickets", name="tickets_list")
 async def list_tickets(request: web.Request) -> web.Response:
-    require(request, SERVICE, *STAFF)
+    caller = allowed(request, Action.READ_TICKET)
     query = request.query
     filters = {
         name: _filter_values(name, query.getall(name))
@@ -91,33 +99,37 @@ async def list_tickets(request: web.Request) -> web.Response:
             limit=_int(query.get("limit"), 50),
             offset=_int(query.get("offset"), 0),
         )
-    return web.json_response({"total": total, "tickets": [t.to_dict() for t in rows]})
+    return web.json_response(
+        {"total": total, "tickets": [ticket_view(caller, t.to_dict()) for t in rows]}
+    )
 
 
 @routes.get("/api/tickets/{ticket_id}", name="ticket")
 async def get_ticket(request: web.Request) -> web.Response:
-    require(request, SERVICE, *STAFF)
+    caller = allowed(request, Action.READ_TICKET)
     ticket_id = int_param(request, "ticket_id")
     async with request.app[DATABASE].reading() as db:
         ticket = await tickets.get(db, ticket_id=ticket_id)
         history = await tickets.history(db, ticket_id=ticket_id)
         notes = await tickets.notes(db, ticket_id=ticket_id)
     return web.json_response(
-        {
-            **ticket.to_dict(),
-            "history": [event.to_dict() for event in history],
-            "notes": [note.to_dict() for note in notes],
-        }
+        detail_view(
+            caller,
+            ticket.to_dict(),
+            history=[event.to_dict() for event in history],
+            notes=[note.to_dict() for note in notes],
+        )
     )
 
 
 @routes.get("/api/tickets/{ticket_id}/context", name="ticket_context")
 async def ticket_context(request: web.Request) -> web.Response:
     """Everything the console shows when an agent opens a conversation."""
-    require(request, *HANDLERS)
+    caller = allowed(request, Action.READ_CONVERSATION)
     ticket_id = int_param(request, "ticket_id")
     async with request.app[DATABASE].reading() as db:
         ticket = await tickets.get(db, ticket_id=ticket_id)
+        authorize(caller, Action.READ_CONVERSATION, ticket)
         history = await tickets.history(db, ticket_id=ticket_id)
         notes = await tickets.notes(db, ticket_id=ticket_id)
     conversation = await transcript.read_conversation(request.app[RASA], ticket)
@@ -135,17 +147,18 @@ async def ticket_context(request: web.Request) -> web.Response:
 
 @routes.get("/api/tickets/{ticket_id}/suggestions", name="ticket_suggestions")
 async def suggestions(request: web.Request) -> web.Response:
-    require(request, *HANDLERS)
+    caller = allowed(request, Action.READ_CONVERSATION)
     ticket_id = int_param(request, "ticket_id")
     async with request.app[DATABASE].reading() as db:
         ticket = await tickets.get(db, ticket_id=ticket_id)
+    authorize(caller, Action.READ_CONVERSATION, ticket)
     suggester = AnswerSuggester(rasa=request.app[RASA])
     return web.json_response(await suggester.for_ticket(ticket, text=request.query.get("text")))
 
 
 @routes.patch("/api/tickets/{ticket_id}/status", name="ticket_status")
 async def update_status(request: web.Request) -> web.Response:
-    agent = require(request, SERVICE, *HANDLERS)
+    agent = allowed(request, Action.CHANGE_STATUS)
     data = await parse_body(request, StatusIn)
     ticket = await request.app[FLOWS].set_status(
         int_param(request, "ticket_id"), to=data.status, by=agent, comment=data.comment
@@ -155,21 +168,21 @@ async def update_status(request: web.Request) -> web.Response:
 
 @routes.post("/api/tickets/{ticket_id}/claim", name="ticket_claim")
 async def claim(request: web.Request) -> web.Response:
-    agent = require(request, *HANDLERS)
+    agent = allowed(request, Action.CLAIM)
     ticket = await request.app[FLOWS].claim(int_param(request, "ticket_id"), agent=agent)
     return web.json_response(ticket.to_dict())
 
 
 @routes.post("/api/tickets/{ticket_id}/decline", name="ticket_decline")
 async def decline(request: web.Request) -> web.Response:
-    agent = require(request, *HANDLERS)
+    agent = allowed(request, Action.DECLINE)
     await request.app[FLOWS].decline(int_param(request, "ticket_id"), agent=agent)
     return web.json_response({"declined": True})
 
 
 @routes.post("/api/tickets/{ticket_id}/assign", name="ticket_assign")
 async def assign(request: web.Request) -> web.Response:
-    agent = require(request, *HANDLERS)
+    agent = allowed(request, Action.CLAIM)
     data = await parse_body(request, AssignIn)
     ticket = await request.app[FLOWS].assign(
         int_param(request, "ticket_id"), agent_id=data.agent_id, by=agent
@@ -179,7 +192,7 @@ async def assign(request: web.Request) -> web.Response:
 
 @routes.post("/api/tickets/{ticket_id}/transfer", name="ticket_transfer")
 async def transfer(request: web.Request) -> web.Response:
-    agent = require(request, *HANDLERS)
+    agent = allowed(request, Action.TRANSFER)
     data = await parse_body(request, TransferIn)
     ticket = await request.app[FLOWS].transfer(
         int_param(request, "ticket_id"),
@@ -193,14 +206,14 @@ async def transfer(request: web.Request) -> web.Response:
 
 @routes.post("/api/tickets/{ticket_id}/release", name="ticket_release")
 async def release(request: web.Request) -> web.Response:
-    agent = require(request, *HANDLERS)
+    agent = allowed(request, Action.RELEASE)
     ticket = await request.app[FLOWS].release(int_param(request, "ticket_id"), by=agent)
     return web.json_response(ticket.to_dict())
 
 
 @routes.post("/api/tickets/{ticket_id}/messages", name="ticket_messages")
 async def send_message(request: web.Request) -> web.Response:
-    agent = require(request, *HANDLERS)
+    agent = allowed(request, Action.MESSAGE)
     data = await parse_body(request, MessageIn)
     message = await request.app[FLOWS].send_message(
         int_param(request, "ticket_id"),
@@ -213,7 +226,7 @@ async def send_message(request: web.Request) -> web.Response:
 
 @routes.post("/api/tickets/{ticket_id}/notes", name="ticket_notes")
 async def add_note(request: web.Request) -> web.Response:
-    agent = require(request, SERVICE, *HANDLERS)
+    agent = allowed(request, Action.ADD_NOTE)
     data = await parse_body(request, NoteIn)
     note = await request.app[FLOWS].add_note(
         int_param(request, "ticket_id"), by=agent, text=data.text
@@ -223,10 +236,13 @@ async def add_note(request: web.Request) -> web.Response:
 
 @routes.post("/api/tickets/{ticket_id}/csat", name="ticket_csat")
 async def record_csat(request: web.Request) -> web.Response:
-    require(request, SERVICE)
+    allowed(request, Action.RECORD_CSAT)
     data = await parse_body(request, CsatIn)
     ticket = await request.app[FLOWS].record_csat(
-        int_param(request, "ticket_id"), score=data.score, comment=data.comment
+        int_param(request, "ticket_id"),
+        conversation_id=data.conversation_id,
+        score=data.score,
+        comment=data.comment,
     )
     return web.json_response(ticket.to_dict())
 
@@ -236,7 +252,7 @@ async def record_csat(request: web.Request) -> web.Response:
 
 @routes.post("/api/handoffs", name="handoffs")
 async def request_handoff(request: web.Request) -> web.Response:
-    require(request, SERVICE)
+    allowed(request, Action.REQUEST_HANDOFF)
     data = await parse_body(request, HandoffIn)
     result = await request.app[FLOWS].request_handoff(data)
     return web.json_response(result.to_dict(), status=200 if result.linked else 201)
@@ -271,7 +287,7 @@ class RasaEvents(BaseModel):
 @routes.post("/api/rasa/events", name="rasa_events")
 async def rasa_events(request: web.Request) -> web.Response:
     """Rasa's event broker (`addons.broker`) posts tracker events here."""
-    require(request, SERVICE)
+    allowed(request, Action.RELAY_EVENTS)
     batch = await parse_body(request, RasaEvents, max_bytes=MAX_EVENTS_BODY_BYTES)
     relayed = await request.app[RELAY].receive([event.dict() for event in batch.__root__])
     return web.json_response({"received": len(batch.__root__), "relayed": relayed})
@@ -282,10 +298,10 @@ async def rasa_events(request: web.Request) -> web.Response:
 
 @routes.get("/api/queue", name="queue")
 async def queue(request: web.Request) -> web.Response:
-    require(request, SERVICE, *STAFF)
+    caller = allowed(request, Action.READ_QUEUE)
     async with request.app[DATABASE].reading() as db:
         waiting = await tickets.waiting_queue(db)
-    return web.json_response({"tickets": [ticket.to_dict() for ticket in waiting]})
+    return web.json_response({"tickets": queue_view(caller, waiting)})
 
 
 class AgentIn(BaseModel):
@@ -304,7 +320,7 @@ class PresenceIn(BaseModel):
 
 @routes.get("/api/agents", name="agents")
 async def list_agents(request: web.Request) -> web.Response:
-    require(request, *STAFF)
+    allowed(request, Action.LIST_AGENTS)
     async with request.app[DATABASE].reading() as db:
         staff = await agents.list_agents(db)
         load = await agents.active_counts(db)
@@ -315,7 +331,7 @@ async def list_agents(request: web.Request) -> web.Response:
 
 @routes.post("/api/agents", name="agents_create")
 async def create_agent(request: web.Request) -> web.Response:
-    require(request, ADMIN)
+    allowed(request, Action.CREATE_AGENT)
     data = await parse_body(request, AgentIn)
     async with request.app[DATABASE].transaction() as db:
         agent = await agents.create(db, **data.dict(), passwords=request.app[PASSWORDS])
@@ -324,7 +340,7 @@ async def create_agent(request: web.Request) -> web.Response:
 
 @routes.put("/api/agents/me/presence", name="presence")
 async def set_presence(request: web.Request) -> web.Response:
-    agent = require(request, *HANDLERS)
+    agent = allowed(request, Action.SET_PRESENCE)
     data = await parse_body(request, PresenceIn)
     snapshot = await change_presence(request.app, agent.id, data.presence)
     return web.json_response(snapshot)

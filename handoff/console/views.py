@@ -7,12 +7,10 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from pydantic import BaseModel, Field, StrictStr
 
-from handoff import events
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
@@ -29,6 +27,7 @@ from handoff.app_keys import (
 )
 from handoff.errors import NotAuthenticated
 from handoff.events import Mailbox
+from handoff.policy import event_view
 from handoff.web import (
     SESSION_COOKIE,
     check_origin,
@@ -174,24 +173,11 @@ async def _on_client_message(
 
 
 async def _forward(socket: web.WebSocketResponse, mailbox: Mailbox, agent: Agent) -> None:
+    """Sends each event as `handoff.policy.event_view` lets this agent see it."""
     while not socket.closed:
         name, payload = await mailbox.queue.get()
-        if visible_to(agent, name, payload):
+        if (visible := event_view(agent, name, payload)) is not None:
             try:
-                await socket.send_json({"event": name, "data": payload})
+                await socket.send_json({"event": name, "data": visible})
             except ConnectionResetError:
                 return
-
-
-def visible_to(agent: Agent, name: str, payload: dict[str, Any]) -> bool:
-    """Admins see everything; agents see the queue and their own tickets'
-    traffic; analysts see ticket changes but no conversation content."""
-    if agent.role == AgentRole.ADMIN:
-        return True
-    if name.startswith("message.") or name == events.TICKET_NOTE_ADDED:
-        if agent.role != AgentRole.AGENT:
-            return False
-        return payload.get("owner_id") == agent.id or payload.get("agent_id") == agent.id
-    if name == events.TICKET_OFFERED:
-        return agent.role == AgentRole.AGENT and payload.get("agent_id") == agent.id
-    return True

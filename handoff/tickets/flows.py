@@ -21,9 +21,17 @@ from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
 from handoff.clock import from_timestamp, isoformat, utcnow
 from handoff.db import Database
-from handoff.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, RasaUnavailable
+from handoff.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    RasaUnavailable,
+)
 from handoff.events import EventBus
 from handoff.notices import notice
+from handoff.policy import Action, authorize
 from handoff.rasa import RasaClient
 from handoff.replies import SentReplies, delivered_reply
 from handoff.routing import estimated_wait_seconds
@@ -160,10 +168,18 @@ class TicketFlows:
 
     # --- agents taking and passing on work ---------------------------------
 
-    async def claim(self, ticket_id: int, *, agent: Agent) -> Ticket:
+    async def claim(self, ticket_id: int, *, agent: Agent, by: Agent | None = None) -> Ticket:
+        """`agent` takes the ticket; `by` an admin giving it to them."""
         _require_handler(agent)
         async with self._db.transaction() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
+            if TicketStatus(ticket.status) in WAITING_STATUSES:
+                # A ticket already taken is answered 409 by the claim below,
+                # naming who has it, as to the loser of a race.
+                if by is None or by.id == agent.id:
+                    authorize(agent, Action.CLAIM, ticket)
+                else:
+                    authorize(by, Action.ASSIGN, ticket)
             agent = await agents.get(db, agent_id=agent.id)
             await tickets.claim(db, ticket=ticket, agent=agent)
         self._publish(events.TICKET_ASSIGNED, ticket)
@@ -177,14 +193,14 @@ class TicketFlows:
     async def assign(self, ticket_id: int, *, agent_id: int, by: Agent) -> Ticket:
         """An admin gives a ticket to an agent: a claim on their behalf for a
         waiting ticket, a transfer for one already in progress."""
-        if by.role != AgentRole.ADMIN and by.id != agent_id:
-            raise Forbidden("Only an admin can assign tickets to someone else.")
+        if by.id != agent_id:
+            authorize(by, Action.ASSIGN)
         async with self._db.reading() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
             target = await agents.get(db, agent_id=agent_id)
         if ticket.status == TicketStatus.IN_PROGRESS:
             return await self.transfer(ticket_id, by=by, to_agent_id=agent_id)
-        return await self.claim(ticket_id, agent=target)
+        return await self.claim(ticket_id, agent=target, by=by)
 
     async def transfer(
         self,
@@ -199,7 +215,7 @@ class TicketFlows:
             raise InvalidInput("Transfer to exactly one of: an agent, a skill group.")
         async with self._db.transaction() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
-            _require_owner(ticket, by)
+            authorize(by, Action.TRANSFER, ticket)
             if ticket.status != TicketStatus.IN_PROGRESS:
                 raise InvalidTransition(f"Ticket {ticket_id} is {ticket.status}; claim it first.")
             skipped = sorted({*(ticket.skipped_agent_ids or []), by.id})
@@ -301,7 +317,7 @@ class TicketFlows:
         if sent is not None:
             # Answered as first sent, even if the ticket has moved on since.
             return _same_reply(sent, text)
-        _require_owner(ticket, agent, strict=True)
+        authorize(agent, Action.MESSAGE, ticket)
         if not ticket.live or ticket.status != TicketStatus.IN_PROGRESS:
             raise InvalidTransition("The customer is no longer connected to you on this ticket.")
         if key is None:
@@ -400,8 +416,7 @@ class TicketFlows:
         async with self._db.transaction() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
             was_live = ticket.live
-            if by is not None and to is TicketStatus.PENDING:
-                _require_owner(ticket, by)
+            authorize(by, Action.CHANGE_STATUS, ticket)
             await tickets.transition(
                 db,
                 ticket=ticket,
@@ -423,8 +438,7 @@ class TicketFlows:
     async def resolve(self, ticket_id: int, *, by: Agent | None, comment: str | None) -> Ticket:
         async with self._db.transaction() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
-            if by is not None:
-                _require_owner(ticket, by)
+            authorize(by, Action.CHANGE_STATUS, ticket)
             was_live = ticket.live
             await tickets.transition(
                 db,
@@ -446,7 +460,7 @@ class TicketFlows:
         agent's, open for follow-up."""
         async with self._db.transaction() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
-            _require_owner(ticket, by)
+            authorize(by, Action.RELEASE, ticket)
             if not ticket.live:
                 raise Conflict("The conversation is already with the bot.")
             ticket.live = False
@@ -500,6 +514,7 @@ class TicketFlows:
     async def add_note(self, ticket_id: int, *, by: Agent | None, text: str) -> dict[str, Any]:
         async with self._db.transaction() as db:
             ticket = await tickets.get(db, ticket_id=ticket_id)
+            authorize(by, Action.ADD_NOTE, ticket)
             note = await tickets.add_note(db, ticket=ticket, agent=by, text=text)
         self._bus.publish(
             events.TICKET_NOTE_ADDED,
@@ -508,15 +523,25 @@ class TicketFlows:
         return note.to_dict()
 
     async def record_csat(
-        self, ticket_id: int, *, score: int | None, comment: str | None
+        self, ticket_id: int, *, conversation_id: str, score: int | None, comment: str | None
     ) -> Ticket:
+        """The survey's answer, from the conversation the ticket belongs to,
+        once, after the ticket was resolved (which is what offers the survey).
+        Another conversation's ticket is answered as missing, so that ids
+        cannot be probed from a chat."""
         async with self._db.transaction() as db:
-            ticket = await tickets.get(db, ticket_id=ticket_id)
-            if ticket.status not in (TicketStatus.RESOLVED, TicketStatus.CLOSED):
+            try:
+                ticket = await tickets.get(db, ticket_id=ticket_id)
+            except NotFound:
+                ticket = None
+            if ticket is None or ticket.conversation_id != conversation_id:
+                raise NotFound(f"Ticket {ticket_id} does not exist in this conversation.")
+            if ticket.resolved_at is None or ticket.status not in (
+                TicketStatus.RESOLVED,
+                TicketStatus.CLOSED,
+            ):
                 raise InvalidTransition("CSAT is collected once a ticket is resolved.")
-            if ticket.csat_at is not None:
-                raise Conflict(f"Ticket {ticket_id} already has a CSAT result.")
-            ticket.csat_score, ticket.csat_comment, ticket.csat_at = score, comment, utcnow()
+            await tickets.rate(db, ticket=ticket, score=score, comment=comment)
             tickets.record(
                 db,
                 ticket=ticket,
@@ -592,16 +617,6 @@ def _overlap(earlier: list[str], later: list[str]) -> int:
 def _require_handler(agent: Agent) -> None:
     if agent.role not in HANDLING_ROLES:
         raise Forbidden("Only agents can take conversations.")
-
-
-def _require_owner(ticket: Ticket, agent: Agent, *, strict: bool = False) -> None:
-    """Only the assignee works on a ticket; an admin may step in unless
-    `strict` (talking to the customer stays with the assignee)."""
-    if ticket.assignee_id == agent.id:
-        return
-    if agent.role == AgentRole.ADMIN and not strict:
-        return
-    raise Forbidden("This ticket is assigned to someone else.")
 
 
 def _same_reply(reply: dict[str, Any], text: str) -> dict[str, Any]:

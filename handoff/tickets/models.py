@@ -279,7 +279,9 @@ class MessageIn(BaseModel):
 
 
 class CsatIn(BaseModel):
-    """No score means the customer skipped the survey."""
+    """No score means the customer skipped the survey. `conversation_id` is
+    the conversation the answer comes from: only its own tickets take it."""
 
+    conversation_id: str = Field(..., min_length=1, max_length=255)
     score: conint(strict=True, ge=1, le=5) | None = None  # 4.5 is refused, not truncated
     comment: text(MAX_TEXT) | None = None

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handoff import events
 from handoff.agents.models import Agent
 from handoff.clock import utcnow
-from handoff.errors import AlreadyClaimed, InvalidInput, InvalidTransition, NotFound
+from handoff.errors import AlreadyClaimed, Conflict, InvalidInput, InvalidTransition, NotFound
 from handoff.tickets.enums import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -259,12 +259,19 @@ async def transition(
 
 
 async def claim(db: AsyncSession, *, ticket: Ticket, agent: Agent) -> None:
-    """Makes `agent` the assignee if the ticket is still waiting. A single
-    conditional UPDATE decides races: exactly one claimant sees a row change."""
+    """Makes `agent` the assignee if the ticket is still waiting, and still
+    held by whoever held it when the claim was authorised (a reopened ticket
+    keeps its assignee). A single conditional UPDATE decides races: exactly
+    one claimant sees a row change."""
     now = utcnow()
+    held_by = (
+        Ticket.assignee_id.is_(None)
+        if ticket.assignee_id is None
+        else Ticket.assignee_id == ticket.assignee_id
+    )
     result = await db.execute(
         update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.status.in_(_WAITING))
+        .where(Ticket.id == ticket.id, Ticket.status.in_(_WAITING), held_by)
         .values(
             status=TicketStatus.IN_PROGRESS.value,
             assignee_id=agent.id,
@@ -316,6 +323,20 @@ async def offer(db: AsyncSession, *, ticket: Ticket, agent: Agent) -> bool:
     ticket.offered_to_id, ticket.offered_at = agent.id, now
     record(db, ticket=ticket, name=events.TICKET_OFFERED, actor="system", agent_id=agent.id)
     return True
+
+
+async def rate(db: AsyncSession, *, ticket: Ticket, score: int | None, comment: str | None) -> None:
+    """Stores the survey's answer; a conditional UPDATE, so that of two
+    answers sent at once exactly one is kept."""
+    result = await db.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.csat_at.is_(None))
+        .values(csat_score=score, csat_comment=comment, csat_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        raise Conflict(f"Ticket {ticket.id} already has a CSAT result.")
+    await db.refresh(ticket)
 
 
 async def add_note(

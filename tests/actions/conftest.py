@@ -34,6 +34,7 @@ def tracker_for(domain_dict):
         slots: dict[str, Any] | None = None,
         events: list[dict[str, Any]] | None = None,
         active_loop: str | None = None,
+        sender: str = "customer",
         **parse_data: Any,
     ) -> Tracker:
         all_slots = {name: None for name in domain_dict["slots"]}
@@ -47,7 +48,7 @@ def tracker_for(domain_dict):
         if events is None:
             events = [{"event": "user", "text": text, "parse_data": latest}]
         return Tracker(
-            "customer",
+            sender,
             all_slots,
             latest,
             events,

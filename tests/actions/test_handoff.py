@@ -26,13 +26,24 @@ TOKEN = "test-token"
 
 
 @pytest.fixture
-async def bridge(aiohttp_server, tmp_path, monkeypatch) -> web.Application:
+def bridge_requests() -> list[str]:
+    """`METHOD raw-path` of every request the bridge answered, in order."""
+    return []
+
+
+@pytest.fixture
+async def bridge(aiohttp_server, tmp_path, monkeypatch, bridge_requests) -> web.Application:
     settings = Settings(
         database_url=f"sqlite:///{tmp_path / 'handoff.db'}",
         api_token=TOKEN,
         rasa_url="http://127.0.0.1:9",
     )
     app = create_app(settings)
+
+    async def record(request: web.Request, response: web.StreamResponse) -> None:
+        bridge_requests.append(f"{request.method} {request.raw_path}")
+
+    app.on_response_prepare.append(record)
     server = await aiohttp_server(app)
     monkeypatch.setattr(
         bridge_module, "bridge", BridgeClient(str(server.make_url("")), TOKEN), raising=True
@@ -316,3 +327,49 @@ async def test_the_survey_result_is_stored_on_the_ticket(
     ticket = await stored_ticket(bridge, ticket_id)
     assert (ticket.csat_score, ticket.csat_comment) == (2, "等太久")
     assert responses(dispatcher)[-1] == "utter_csat_thanks"
+
+
+async def resolved_ticket(bridge, dispatcher, tracker_for, domain_dict, sender="customer") -> str:
+    opened = await ActionOpenTicket().run(
+        dispatcher, tracker_for("坏了", sender=sender), domain_dict
+    )
+    ticket_id = slot_events(opened)["ticket_id"]
+    await bridge[FLOWS].set_status(int(ticket_id), to=TicketStatus.RESOLVED, by=None)
+    return ticket_id
+
+
+async def test_a_survey_answer_reaches_only_the_customers_own_ticket(
+    bridge, dispatcher, tracker_for, domain_dict
+):
+    """Ticket ids are sequential: a stranger who sets the slot to someone
+    else's ticket rates nothing."""
+    ticket_id = await resolved_ticket(bridge, dispatcher, tracker_for, domain_dict, "victim")
+    answer = {"ticket_id": ticket_id, "csat_score": 1, "csat_comment": "差"}
+    stranger = tracker_for("1", sender="stranger", slots=answer)
+    await ActionSubmitCsat().run(dispatcher, stranger, domain_dict)
+    assert (await stored_ticket(bridge, ticket_id)).csat_at is None
+    victim = tracker_for("5", sender="victim", slots={**answer, "csat_score": 5})
+    await ActionSubmitCsat().run(dispatcher, victim, domain_dict)
+    assert (await stored_ticket(bridge, ticket_id)).csat_score == 5
+
+
+@pytest.mark.parametrize("slot", ["99999/../1", "١", "1/", " 1", "1.0", "-1", "0x1"])
+async def test_a_ticket_id_that_is_not_ascii_digits_is_never_sent(
+    bridge, bridge_requests, dispatcher, tracker_for, domain_dict, slot
+):
+    """ "99999/../1" once rated ticket 1, and int() reads the Arabic-Indic "١" as 1."""
+    ticket_id = await resolved_ticket(bridge, dispatcher, tracker_for, domain_dict)
+    assert ticket_id == "1"
+    answer = {"ticket_id": slot, "csat_score": 5, "csat_comment": ""}
+    await ActionSubmitCsat().run(dispatcher, tracker_for("5", slots=answer), domain_dict)
+    assert not [request for request in bridge_requests if request.endswith("/csat")]
+    assert (await stored_ticket(bridge, ticket_id)).csat_at is None
+
+
+async def test_the_bridge_client_keeps_a_ticket_id_in_its_path_segment(bridge, bridge_requests):
+    with pytest.raises(BridgeError) as refused:
+        await bridge_module.bridge.record_csat(
+            "1/../2", conversation_id="customer", score=5, comment=None
+        )
+    assert refused.value.status == 422
+    assert bridge_requests[-1] == "POST /api/tickets/1%2F..%2F2/csat"

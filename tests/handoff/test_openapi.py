@@ -121,7 +121,8 @@ async def test_answers_match_their_documented_schemas(bridge):
     conforms(note, "Note")
     conforms(await bridge.get(f"/api/tickets/{ticket_id}/context", alice), "TicketContext")
     conforms(await bridge.set_status(ticket_id, "resolved", alice), "Ticket")
-    conforms(await bridge.post(f"/api/tickets/{ticket_id}/csat", json={"score": 5}), "Ticket")
+    csat = {"score": 5, "conversation_id": "c2"}
+    conforms(await bridge.post(f"/api/tickets/{ticket_id}/csat", json=csat), "Ticket")
     conforms(await bridge.ticket(ticket_id), "TicketDetail")
     conforms(await bridge.get("/api/tickets?limit=1"), "TicketPage")
     conforms(await bridge.set_status(ticket_id, "pending", expect=409), "Error")

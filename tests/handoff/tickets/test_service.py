@@ -286,39 +286,100 @@ async def test_listing_filters_combine(bridge):
 
 
 async def test_csat_is_recorded_once_after_resolution(bridge):
-    ticket = await bridge.open_ticket()
+    ticket = await bridge.open_ticket("form-1")
     path = f"/api/tickets/{ticket['id']}/csat"
-    early = await bridge.post(path, json={"score": 5}, expect=409)
+    answer = {"conversation_id": "form-1"}
+    early = await bridge.post(path, json={**answer, "score": 5}, expect=409)
     assert "resolved" in early["error"]["message"]
     await bridge.set_status(ticket["id"], "resolved")
     for score in (0, 6, -1, "five", [5]):
-        await bridge.post(path, json={"score": score}, expect=422)
-    recorded = await bridge.post(path, json={"score": 4, "comment": "快"})
+        await bridge.post(path, json={**answer, "score": score}, expect=422)
+    recorded = await bridge.post(path, json={**answer, "score": 4, "comment": "快"})
     assert recorded["csat"]["score"] == 4 and recorded["csat"]["comment"] == "快"
     assert recorded["csat"]["at"] is not None
-    again = await bridge.post(path, json={"score": 1}, expect=409)
+    again = await bridge.post(path, json={**answer, "score": 1}, expect=409)
     assert again["error"]["code"] == "conflict"
     stored = await bridge.ticket(ticket["id"])
     assert stored["csat"]["score"] == 4
     assert history_names(stored).count("ticket.csat_recorded") == 1
     agent = await bridge.add()
-    await bridge.post(path, agent, json={"score": 5}, expect=403)
+    await bridge.post(path, agent, json={**answer, "score": 5}, expect=403)
 
 
 async def test_a_fractional_csat_score_is_refused_not_truncated(bridge):
-    ticket = await bridge.open_ticket()
+    ticket = await bridge.open_ticket("form-1")
     await bridge.set_status(ticket["id"], "resolved")
-    await bridge.post(f"/api/tickets/{ticket['id']}/csat", json={"score": 4.5}, expect=422)
+    await bridge.post(
+        f"/api/tickets/{ticket['id']}/csat",
+        json={"conversation_id": "form-1", "score": 4.5},
+        expect=422,
+    )
     assert (await bridge.ticket(ticket["id"]))["csat"] is None
 
 
 async def test_a_skipped_survey_is_recorded_without_a_score(bridge):
-    ticket = await bridge.open_ticket()
+    ticket = await bridge.open_ticket("form-1")
+    await bridge.set_status(ticket["id"], "resolved")
     await bridge.set_status(ticket["id"], "closed")
-    recorded = await bridge.post(f"/api/tickets/{ticket['id']}/csat", json={"score": None})
+    recorded = await bridge.post(
+        f"/api/tickets/{ticket['id']}/csat", json={"conversation_id": "form-1", "score": None}
+    )
     assert recorded["csat"]["score"] is None
     event = (await bridge.ticket(ticket["id"]))["history"][-1]
     assert event["details"] == {"skipped": True}
+
+
+async def test_only_the_tickets_own_conversation_rates_it(bridge):
+    """Ticket ids are sequential: a rating from another conversation is
+    answered exactly as a missing ticket, and stores nothing."""
+    mine = await bridge.open_ticket("customer-a")
+    await bridge.set_status(mine["id"], "resolved")
+    missing = await bridge.post(
+        "/api/tickets/999/csat", json={"conversation_id": "customer-b", "score": 1}, expect=404
+    )
+    foreign = await bridge.post(
+        f"/api/tickets/{mine['id']}/csat",
+        json={"conversation_id": "customer-b", "score": 1},
+        expect=404,
+    )
+    assert foreign["error"]["code"] == missing["error"]["code"] == "not_found"
+    assert (
+        foreign["error"]["message"].replace(str(mine["id"]), "999") == (missing["error"]["message"])
+    )
+    await bridge.post(
+        f"/api/tickets/{mine['id']}/csat", json={"score": 1}, expect=422
+    )  # which conversation it comes from is required
+    assert (await bridge.ticket(mine["id"]))["csat"] is None
+
+
+async def test_no_survey_answer_for_a_ticket_closed_without_resolution(bridge):
+    """Closing an unresolved ticket offers no survey, so no answer is taken."""
+    ticket = await bridge.open_ticket("customer-a")
+    await bridge.set_status(ticket["id"], "closed")
+    body = await bridge.post(
+        f"/api/tickets/{ticket['id']}/csat",
+        json={"conversation_id": "customer-a", "score": 5},
+        expect=409,
+    )
+    assert body["error"]["code"] == "invalid_transition"
+    assert (await bridge.ticket(ticket["id"]))["csat"] is None
+
+
+async def test_two_answers_at_once_store_one(bridge):
+    ticket = await bridge.open_ticket("customer-a")
+    await bridge.set_status(ticket["id"], "resolved")
+    path = f"/api/tickets/{ticket['id']}/csat"
+    answers = await asyncio.gather(
+        *(
+            bridge.request(
+                "POST", path, SERVICE, json={"conversation_id": "customer-a", "score": s}
+            )
+            for s in (1, 5)
+        )
+    )
+    assert sorted(status for status, _ in answers) == [200, 409]
+    stored = await bridge.ticket(ticket["id"])
+    assert history_names(stored).count("ticket.csat_recorded") == 1
 
 
 # --- claims ----------------------------------------------------------------------------------
