@@ -18,10 +18,8 @@ from __future__ import annotations
 import copy
 import inspect
 import json
-import math
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
-from http import HTTPStatus
 from typing import Any
 
 import rasa.utils.endpoints
@@ -29,28 +27,14 @@ import structlog
 from rasa.core.channels import rest
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
-from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
-from addons.channels.errors import BodyTooLarge, ChannelError, MalformedBody, RateLimited
+from addons.channels.errors import ChannelError, MalformedBody
 from addons.channels.guard import ChannelLimits, InboundGuard, InboundMessage
+from addons.channels.webhooks import error_response, receive_body
 
 structlogger = structlog.get_logger()
-
-# The one place where a refusal becomes an HTTP status; the rest are 400.
-STATUS = {
-    BodyTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-    RateLimited: HTTPStatus.TOO_MANY_REQUESTS,
-}
-
-
-def error_response(error: ChannelError) -> HTTPResponse:
-    headers = {}
-    if isinstance(error, RateLimited):
-        headers["Retry-After"] = str(math.ceil(error.retry_after))
-    status = STATUS.get(type(error), HTTPStatus.BAD_REQUEST)
-    return response.json(error.as_dict(), status=status, headers=headers)
 
 
 class RestInput(rest.RestInput):
@@ -62,28 +46,10 @@ class RestInput(rest.RestInput):
         return cls(ChannelLimits.from_config((credentials or {}).get("limits")))
 
     async def read_body(self, request: Request) -> dict[str, Any]:
-        """The JSON body, read only up to the channel's limit.
-
-        The route streams, so Sanic has read nothing yet: a declared
-        Content-Length over the limit is refused before a byte is read, and
-        with the limit set on the stream Sanic stops a chunked body as soon
-        as it exceeds it (then closes the connection).
-        """
-        limit = self.guard.limits.max_body_bytes
-        too_large = BodyTooLarge(
-            f"The request body is larger than {limit} bytes.", limit_bytes=limit
-        )
-        # Refused before Sanic answers `Expect: 100-continue` (curl sends it
-        # for large bodies), so such a client never sends the body at all.
-        if int(request.headers.get("content-length", 0)) > limit:
-            raise too_large
-        request.stream.request_max_size = limit
+        """The JSON body; the route streams, so nothing over the limit is read."""
+        raw = await receive_body(request, self.guard.limits.max_body_bytes)
         try:
-            await request.receive_body()
-        except PayloadTooLarge:
-            raise too_large from None
-        try:
-            body = json.loads(request.body)
+            body = json.loads(raw)
         except (ValueError, RecursionError):
             raise MalformedBody() from None
         if not isinstance(body, dict):

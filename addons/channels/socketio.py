@@ -6,7 +6,9 @@ only, so changes to the other handlers (session rooms) stay independent.
 A refused message reaches Rasa not at all: the client gets a
 `message_rejected` event carrying the same error body as the REST channel,
 and a sender who is sending too fast also gets a polite notice as a bot
-message. engine.io refuses packets over `max_body_bytes` itself.
+message. A polling POST over `max_body_bytes` gets 413 before it is read
+(Sanic would first read up to 100 MB), and engine.io refuses websocket
+frames over it.
 
 credentials.yml:
 
@@ -27,9 +29,11 @@ from typing import Any
 from rasa.core.channels import socketio
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint
+from sanic.request import Request
 
 from addons.channels.errors import ChannelError, InvalidMessage, RateLimited
 from addons.channels.guard import ChannelLimits, InboundGuard
+from addons.channels.webhooks import error_response, receive_body
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ class SocketIOInput(socketio.SocketIOInput):
         webhook = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
-        sio.eio.max_http_buffer_size = self.guard.limits.max_body_bytes
+        self._bound_engineio_requests(sio.eio)
         handle_message = sio.handlers[self.namespace or "/"][self.user_message_evt]
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
@@ -94,3 +98,24 @@ class SocketIOInput(socketio.SocketIOInput):
             await handle_message(sid, admitted)
 
         return webhook
+
+    def _bound_engineio_requests(self, engineio: Any) -> None:
+        """Puts the body limit in front of engine.io's one route.
+
+        engine.io adds its route when the blueprint is registered, from
+        `engineio.handle_request`; a handler marked `is_stream` is one Sanic
+        does not preload, so the limit applies before anything is read.
+        """
+        limit = self.guard.limits.max_body_bytes
+        engineio.max_http_buffer_size = limit
+        handle_request = engineio.handle_request
+
+        async def bounded_handle_request(request: Request, *args: Any, **kwargs: Any) -> Any:
+            try:
+                await receive_body(request, limit)
+            except ChannelError as error:
+                return error_response(error)
+            return await handle_request(request, *args, **kwargs)
+
+        bounded_handle_request.is_stream = True  # type: ignore[attr-defined]
+        engineio.handle_request = bounded_handle_request

@@ -12,8 +12,8 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -195,17 +195,22 @@ def test_socketio_refuses_bad_input_with_an_event(server, data, code):
     assert server.received == []
 
 
-def test_socketio_refuses_a_packet_over_the_body_limit(server):
-    """engine.io answers an oversized packet by closing the session: the
-    waiting long-poll gets the close packet, the POST a 400."""
+def test_socketio_refuses_a_packet_over_the_body_limit_before_reading_it(server):
     client = PollingSocketIOClient(server.url)
     packet = "42" + json.dumps(["user_uttered", {"message": "x" * 5000}])
-    with ThreadPoolExecutor(1) as pool:
-        polled = pool.submit(client.poll)
-        time.sleep(0.5)  # the long-poll is waiting
-        assert client.post(packet).status_code == 400
-        assert polled.result(10) == ["1"]
-    assert server.received == []
+    refused = client.post(packet)
+    assert refused.status_code == 413
+    assert refused.json()["error"]["code"] == "body_too_large"
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.putrequest("POST", "/socket.io/?" + urlencode(client.params))
+    connection.putheader("Content-Length", str(10 * 1024 * 1024))
+    connection.endheaders(b"42" + b"x" * 65536)
+    assert connection.getresponse().status == 413, "without waiting for the other 10 MB"
+
+    client.emit("user_uttered", {"message": "hi"})
+    assert client.wait_for("bot_uttered") == {"text": "echo:hi"}, "the session goes on"
+    assert [message.text for message in server.received] == ["hi"]
 
 
 def test_socketio_tells_a_flooding_sender_politely(server):

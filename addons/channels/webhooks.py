@@ -1,0 +1,50 @@
+"""What the channels' Sanic routes share: a body read only up to its limit,
+and the one mapping of refusals to HTTP responses."""
+
+from __future__ import annotations
+
+import math
+from http import HTTPStatus
+
+from sanic import response
+from sanic.exceptions import PayloadTooLarge
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from addons.channels.errors import BodyTooLarge, ChannelError, RateLimited
+
+# The one place where a refusal becomes an HTTP status; the rest are 400.
+STATUS = {
+    BodyTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+    RateLimited: HTTPStatus.TOO_MANY_REQUESTS,
+}
+
+
+def error_response(error: ChannelError) -> HTTPResponse:
+    headers = {}
+    if isinstance(error, RateLimited):
+        headers["Retry-After"] = str(math.ceil(error.retry_after))
+    status = STATUS.get(type(error), HTTPStatus.BAD_REQUEST)
+    return response.json(error.as_dict(), status=status, headers=headers)
+
+
+async def receive_body(request: Request, limit: int) -> bytes:
+    """The request body, read only if it is at most `limit` bytes.
+
+    Only for streaming handlers, for which Sanic has read nothing yet (it
+    preloads up to 100 MB for the others): a declared Content-Length over
+    the limit is refused before Sanic answers `Expect: 100-continue` (curl
+    sends it for large bodies), so such a client never sends the body; with
+    the limit set on the stream, Sanic stops a chunked body as soon as it
+    exceeds it (and closes the connection).
+    """
+    too_large = BodyTooLarge(f"The request body is larger than {limit} bytes.", limit_bytes=limit)
+    if int(request.headers.get("content-length", 0)) > limit:
+        raise too_large
+    if request.stream is not None:
+        request.stream.request_max_size = limit
+        try:
+            await request.receive_body()
+        except PayloadTooLarge:
+            raise too_large from None
+    return request.body
