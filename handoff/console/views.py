@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, StrictStr
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
-from handoff.api import change_presence
+from handoff.api import allowed, change_presence
 from handoff.app_keys import (
     BUS,
     DATABASE,
@@ -27,7 +27,7 @@ from handoff.app_keys import (
 )
 from handoff.errors import NotAuthenticated
 from handoff.events import Mailbox
-from handoff.policy import event_view
+from handoff.policy import Action, event_view
 from handoff.web import (
     SESSION_COOKIE,
     check_origin,
@@ -119,7 +119,7 @@ async def logout(request: web.Request) -> web.Response:
 @routes.get("/console/ws", name="console_ws")
 async def console_socket(request: web.Request) -> web.WebSocketResponse:
     check_origin(request)  # browsers send cookies with cross-site handshakes
-    agent = require(request, *AgentRole)
+    agent = allowed(request, Action.OPEN_CONSOLE)
     socket = web.WebSocketResponse(heartbeat=20)
     await socket.prepare(request)
     mailbox = Mailbox()

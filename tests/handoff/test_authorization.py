@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import yaml
 
+from handoff.policy import ADMIN, AGENT, ANALYST, EVERY, NONE, RULES, Action, Relation
+from handoff.policy import SERVICE as TOKEN
 from tests.handoff.conftest import PASSWORD, SERVICE, Bridge, Staff
+from tests.handoff.test_openapi import conforms
 
 ROLES = ("anonymous", "service", "admin", "owner", "other_agent", "analyst")
 METHODS = {"get", "put", "post", "delete", "patch"}
@@ -238,6 +242,37 @@ async def test_every_documented_route_answers_each_role_as_the_table_says(bridge
     assert not wrong, "\n".join(wrong)
 
 
+def documented_rules() -> dict[str, list[str]]:
+    """The "Who may do what" table of docs/handoff.md: action -> its cells."""
+    doc = Path(__file__).parents[2] / "docs" / "handoff.md"
+    section = doc.read_text().split("## Who may do what", 1)[1]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {
+        row.split("|")[1].strip(" `"): [cell.strip() for cell in row.split("|")[3:-1]]
+        for row in rows
+    }
+
+
+def test_the_documented_table_is_the_one_the_bridge_applies():
+    columns = [
+        (TOKEN, EVERY),
+        (ADMIN, EVERY),
+        *((AGENT, frozenset({relation})) for relation in Relation),
+        (ANALYST, EVERY),
+    ]
+    cells = {"✓": True, "—": False}
+    documented = documented_rules()
+    assert set(documented) == {action.value for action in Action}
+    for action in Action:
+        for (role, relations), cell in zip(columns, documented[action], strict=True):
+            granted = RULES[action].get(role, NONE)
+            if cell == "assignee":
+                assert granted == {Relation.ASSIGNEE}, (action, role)
+            else:
+                assert cells[cell] == (relations <= granted), (action, role, sorted(relations))
+                assert cells[cell] or not relations & granted, (action, role)
+
+
 # --- owner, not owner, unassigned ----------------------------------------------------------
 
 
@@ -330,6 +365,7 @@ async def test_analysts_read_tickets_without_their_content(bridge):
     seen = await bridge.get(f"/api/tickets/{ticket_id}", analyst)
     assert (seen["status"], seen["category"], seen["csat"]["score"]) == ("resolved", "general", 2)
     assert seen["title"] is None and seen["notes"] == []
+    conforms(seen, "TicketDetail")  # the document says which fields may be null
     assert PHONE in str(await bridge.get(f"/api/tickets/{ticket_id}", agent))
 
 
