@@ -42,6 +42,8 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 REPLACEMENT_CHARACTER = "\ufffd"
 # Deeper metadata serves no client and only costs recursion.
 MAX_METADATA_DEPTH = 16
+# How much longer JSON text can be than the compact UTF-8 it stands for.
+JSON_ESCAPE_EXPANSION = 6
 # Bounds the rate limiter's memory; the least recently seen sender is
 # forgotten first, and a forgotten sender simply starts with a full bucket.
 MAX_TRACKED_SENDERS = 100_000
@@ -197,9 +199,11 @@ class InboundGuard:
         return repaired
 
     def _parse_metadata(self, text: str) -> Any:
-        # Each character is at least one byte of UTF-8, so this bounds the
-        # parsing work before it starts.
-        if len(text) > self.limits.max_metadata_bytes:
+        # Bounds the parsing work before it starts; the size that counts is
+        # checked on the parsed object. A byte of compact UTF-8 JSON is at
+        # most six characters of escaped JSON text (a control character,
+        # "\u0001"), so no object within the limit is refused here.
+        if len(text) > JSON_ESCAPE_EXPANSION * self.limits.max_metadata_bytes:
             raise MetadataTooLarge(limit_bytes=self.limits.max_metadata_bytes)
         try:
             return json.loads(text)
