@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,6 +59,11 @@ class Ports:
             actions=int(environ.get("ACTIONS_PORT", defaults.actions)),
             bridge=int(environ.get("HANDOFF_PORT", defaults.bridge)),
         )
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Ports nobody listens on now: a stack beside `make run`'s (tests, benchmarks)."""
+        return cls(rasa=free_port(), actions=free_port(), bridge=free_port())
 
 
 @dataclass(frozen=True)
@@ -262,6 +269,19 @@ class Stack:
     def process_environment(self, service: Service) -> dict[str, str]:
         return {**QUIET_ENVIRONMENT, **os.environ, **self.environment, **service.env}
 
+    def create_agent(self, username: str, *, role: str, password: str) -> None:
+        """Creates a console account before the bridge starts (migrating its
+        database); raises CalledProcessError, whose stderr says why."""
+        bridge = self.services()[0]
+        subprocess.run(
+            [sys.executable, "-m", "handoff", "create-agent", username, "--role", role],
+            cwd=PROJECT,
+            env={**self.process_environment(bridge), "HANDOFF_NEW_AGENT_PASSWORD": password},
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+
     def _log(self, name: str) -> Path | None:
         return self.var / f"{name}.log" if self.log_to_files else None
 
@@ -278,6 +298,12 @@ class Stack:
 def _reachable(host: str) -> str:
     """The address to call a server on that listens on `host`."""
     return LOOPBACK if host in ("0.0.0.0", "::", "") else host
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
 
 
 def write_private(path: Path, text: str) -> None:

@@ -18,8 +18,9 @@ import pytest
 import requests
 
 from actions.server import ActionServerConfigError, check_exposure
+from scripts.stack import free_port
 from tests.conftest import PROJECT
-from tests.integration.conftest import free_port, wait_for
+from tests.integration.conftest import wait_for
 
 TOKEN = "action-server-test-token"
 

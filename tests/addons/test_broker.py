@@ -11,7 +11,7 @@ from rasa.utils.endpoints import EndpointConfig
 from addons.broker import HandoffEventBroker, slim
 from handoff.app import create_app
 from handoff.settings import Settings
-from tests.integration.conftest import free_port
+from scripts.stack import free_port
 
 TOKEN = "broker-test-token"
 

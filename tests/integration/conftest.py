@@ -6,9 +6,7 @@ with the trained model."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,15 +19,8 @@ import requests
 from handoff.rasa import rasa_api_jwt
 from scripts.stack import LOOPBACK, Ports, Secrets, Stack
 from scripts.supervisor import StartupFailed, Supervisor
-from tests.conftest import PROJECT
 
 STARTUP_TIMEOUT = 240
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(
@@ -148,7 +139,7 @@ ADMIN_PASSWORD = "admin-password-1"
 def stack_on_free_ports(workdir: Path, model: Path, **environment: str) -> Stack:
     """A stack on free loopback ports with its own secrets and files in `workdir`."""
     return Stack(
-        ports=Ports(rasa=free_port(), actions=free_port(), bridge=free_port()),
+        ports=Ports.free(),
         secrets=Secrets.generate(),
         var=workdir,
         model=model,
@@ -164,14 +155,7 @@ def stack_on_free_ports(workdir: Path, model: Path, **environment: str) -> Stack
 
 def create_admin(stack: Stack) -> None:
     """Also migrates the bridge's database before the bridge starts."""
-    bridge = stack.services()[0]
-    subprocess.run(
-        [sys.executable, "-m", "handoff", "create-agent", "admin", "--role", "admin"],
-        cwd=PROJECT,
-        env={**stack.process_environment(bridge), "HANDOFF_NEW_AGENT_PASSWORD": ADMIN_PASSWORD},
-        check=True,
-        capture_output=True,
-    )
+    stack.create_agent("admin", role="admin", password=ADMIN_PASSWORD)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,11 @@ resolves; the bot takes the conversation back."""
 
 from __future__ import annotations
 
+import contextlib
+import secrets
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,8 +28,14 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from scripts.stack import Ports, Secrets, Stack, free_port
+from scripts.supervisor import Supervisor
 from tests.browser import headless_chromium
-from tests.integration.conftest import HandoffStack
+from tests.integration.conftest import (
+    STARTUP_TIMEOUT,
+    HandoffStack,
+    create_admin,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -299,3 +310,170 @@ def test_the_console_switches_between_chinese_and_english(
     page.find("logout-button").click()
     page.wait(lambda: page.shown("login-form"), "the sign-in form after signing out")
     assert page.find("login-submit").text == "登录"
+
+
+# --- the console while the assistant is unreachable --------------------------------------
+
+
+class RasaLine:
+    """A TCP relay in front of the session's Rasa that the test can cut: cut,
+    it drops the connections it carries and leaves new ones unanswered, as a
+    stuck or overloaded Rasa would."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self._cut = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.port = self._server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut(self) -> None:
+        self._cut.set()
+        for connection in self._sockets:
+            with contextlib.suppress(OSError):
+                connection.close()
+        self._sockets.clear()
+
+    def mend(self) -> None:
+        self._cut.clear()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            self._sockets.append(client)  # kept open: a cut line answers nothing
+            if self._cut.is_set():
+                continue
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._sockets.append(upstream)
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._server.close()
+        self.cut()
+
+
+@pytest.fixture(scope="module")
+def bridge_behind_a_line(
+    handoff_stack: HandoffStack, tmp_path_factory
+) -> Iterator[tuple[HandoffStack, RasaLine]]:
+    """A second bridge, on its own database, that reaches the session's Rasa
+    only through a line the test can cut."""
+    line = RasaLine(int(handoff_stack.assistant.url.rsplit(":", 1)[1]))
+    workdir = tmp_path_factory.mktemp("bridge-behind-a-line")
+    stack = Stack(
+        ports=Ports(rasa=line.port, actions=free_port(), bridge=free_port()),
+        secrets=Secrets(
+            handoff_api_token=secrets.token_hex(16),
+            rasa_jwt_secret=handoff_stack.assistant.token,
+            action_server_token=secrets.token_hex(16),
+        ),
+        var=workdir,
+        log_to_files=True,
+        environment={
+            "HANDOFF_DATABASE_URL": f"sqlite:///{workdir / 'handoff.db'}",
+            "HANDOFF_DEMO_AGENTS": "false",
+        },
+    )
+    create_admin(stack)
+    supervisor = Supervisor(stack)
+    try:
+        supervisor.start(stack.services()[:1], STARTUP_TIMEOUT)
+        yield (
+            HandoffStack(
+                handoff_stack.assistant,
+                stack.bridge_url,
+                stack.secrets.handoff_api_token,
+                stack.database_url,
+            ),
+            line,
+        )
+    finally:
+        supervisor.stop()
+        line.close()
+
+
+def assist_text(page: ConsolePage) -> str:
+    """Also when the assist panel sits in a tab not shown at this width."""
+    return page.find("suggestions").get_attribute("textContent")
+
+
+def test_the_console_works_while_the_assistant_is_unreachable(
+    browser: webdriver.Chrome, bridge_behind_a_line, tmp_path: Path
+):
+    stack, line = bridge_behind_a_line
+    assistant = stack.assistant
+    agent = new_agent(stack)
+    customer = f"customer-{uuid.uuid4().hex[:8]}"
+    problem = "我的扫地机器人充不进电"
+    assistant.texts(customer, problem)
+
+    session = stack.login(agent["username"], PASSWORD)
+    origin = {"Origin": stack.bridge_url}
+    session.put(
+        f"{stack.bridge_url}/api/agents/me/presence", json={"presence": "online"}, headers=origin
+    ).raise_for_status()
+    handoff = stack.api(
+        "POST",
+        "/api/handoffs",
+        json={
+            "conversation_id": customer,
+            "title": problem,
+            "description": f"customer: {problem}\nbot: 很抱歉给您带来不便",
+            "context": {"slots": {"product": "扫地机器人"}},
+        },
+    )
+    handoff.raise_for_status()
+    ticket_id = handoff.json()["ticket"]["id"]
+    session.post(
+        f"{stack.bridge_url}/api/tickets/{ticket_id}/claim", headers=origin
+    ).raise_for_status()
+
+    line.cut()
+    page = ConsolePage(browser, stack.bridge_url)
+    browser.get(f"{stack.bridge_url}/console/")
+    browser.delete_all_cookies()
+    browser.execute_script("window.localStorage.clear()")
+    page.open()
+    page.sign_in(agent["username"], PASSWORD)
+    page.wait(lambda: page.shown("console"), "the console")
+    page.click(f'[data-testid="my-ticket"][data-ticket-id="{ticket_id}"]', "my conversation")
+    started = time.monotonic()
+    banner = page.wait(
+        lambda: page.shown("conversation-banner") and page.find("conversation-banner"),
+        "the banner",
+        timeout=10,
+    )
+    opened_in = time.monotonic() - started
+    assert "智能助手暂时连接不上" in banner.text
+    assert page.turns() == [("customer", problem), ("bot", "很抱歉给您带来不便")]
+    page.wait(lambda: "连接不上" in assist_text(page), "assist saying why")
+    browser.save_screenshot(str(tmp_path / "unreachable-desktop.png"))
+    browser.set_window_size(390, 844)
+    browser.save_screenshot(str(tmp_path / "unreachable-phone.png"))
+    browser.set_window_size(1440, 900)
+    print(f"Opened in {opened_in:.1f} s with Rasa unreachable; screenshots in {tmp_path}")
+    assert opened_in < 8
+
+    line.mend()  # Rasa answers again: the console notices by itself
+    page.wait(lambda: not page.shown("conversation-banner"), "the banner gone", timeout=40)
+    page.wait(lambda: ("customer", problem) in page.turns(), "the live transcript")
+    assert all(
+        turn.get_attribute("data-saved") is None
+        for turn in page.all("message", page.find("transcript"))
+    )
+    page.wait(lambda: "连接不上" not in assist_text(page), "assist back")
+    browser.save_screenshot(str(tmp_path / "recovered-desktop.png"))
+    browser.get("about:blank")

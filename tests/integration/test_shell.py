@@ -13,8 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from scripts.stack import free_port
 from tests.conftest import PROJECT
-from tests.integration.conftest import free_port
 
 PROMPT = b"Your input"
 

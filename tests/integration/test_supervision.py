@@ -25,9 +25,9 @@ import pytest
 import requests
 
 from handoff.rasa import rasa_api_jwt
-from scripts.stack import Ports, Secrets
+from scripts.stack import Ports, Secrets, free_port
 from tests.conftest import PROJECT
-from tests.integration.conftest import free_port, wait_for
+from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.integration
 

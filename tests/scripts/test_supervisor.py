@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from scripts.stack import Ports, Secrets, Service, Stack
+from scripts.stack import Ports, Secrets, Service, Stack, free_port
 from scripts.supervisor import GaveUp, RestartPolicy, StartupFailed, Supervisor, answers
-from tests.integration.conftest import free_port, wait_for
+from tests.integration.conftest import wait_for
 
 FAST = RestartPolicy(first_delay=0.1, max_delay=0.4, max_crashes=3, window_seconds=60)
 
