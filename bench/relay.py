@@ -44,7 +44,6 @@ import asyncio
 import contextlib
 import json
 import math
-import os
 import random
 import re
 import secrets
@@ -63,9 +62,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 from aiohttp import web
 
 PROJECT = Path(__file__).resolve().parent.parent
+if str(PROJECT) not in sys.path:  # run as `python bench/relay.py`
+    sys.path.insert(0, str(PROJECT))
+
+from scripts.stack import ENDPOINTS_TEMPLATE, LOOPBACK, Ports, Secrets, Stack  # noqa: E402
+from scripts.supervisor import Supervisor, SupervisorError  # noqa: E402
+
 MODEL = PROJECT / "models" / "cloudpick.tar.gz"
 
 CUSTOMER_TO_AGENT = "c2a"
@@ -80,7 +86,6 @@ ADMIN_PASSWORD = "bench-admin-" + secrets.token_hex(4)
 AGENT_PASSWORD = "bench-agent-" + secrets.token_hex(4)
 HANDOFF_TEXT = "我要转人工"
 STARTUP_TIMEOUT = 300.0
-STOP_TIMEOUT = 20.0
 # Late deliveries and duplicates still count if they arrive within this.
 SETTLE_SECONDS = 2.0
 RESOLVE_CONCURRENCY = 20
@@ -116,12 +121,6 @@ class BenchConfig:
     @property
     def capacity(self) -> int:
         return math.ceil(self.conversations / self.agents)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def progress(message: str) -> None:
@@ -270,152 +269,83 @@ class DeliveryLedger:
 
 
 class ProcessStack:
-    """The bridge, the action server and Rasa as child processes, each in
-    its own session so a Ctrl-C reaches only the benchmark, which then
-    stops them in order: Rasa first, so its broker flushes to the bridge."""
+    """The launcher's stack (scripts/stack.py) with the callback channel, so
+    the benchmark runs the processes, ports, secrets and endpoints `make run`
+    does. Rasa stops first, so its broker flushes to the bridge."""
 
     def __init__(self, *, workdir: Path, config: BenchConfig, callback_url: str) -> None:
         self.workdir = workdir
-        self.rasa_port, self.actions_port, self.bridge_port = free_port(), free_port(), free_port()
-        self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
-        self.actions_url = f"http://127.0.0.1:{self.actions_port}"
-        self.bridge_url = f"http://127.0.0.1:{self.bridge_port}"
-        # Hex: a token starting with "-" would read as an option to `rasa run`.
-        self.api_token, self.rasa_token = secrets.token_hex(16), secrets.token_hex(16)
-        self.database_url = config.database_url or f"sqlite:///{workdir / 'handoff.db'}"
-        self.callback_url = callback_url
-        self._tracker_store = config.tracker_store
-        self.admin_username = f"bench-admin-{secrets.token_hex(3)}"
-        self._processes: list[tuple[str, subprocess.Popen]] = []
-
-    @property
-    def environment(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "RASA_TELEMETRY_ENABLED": "false",
-            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        credentials = workdir / "credentials.yml"
+        credentials.write_text(f'callback:\n  url: "{callback_url}"\n')
+        environment = {
             "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
-            "HANDOFF_URL": self.bridge_url,
-            "HANDOFF_API_TOKEN": self.api_token,
-            "HANDOFF_DATABASE_URL": self.database_url,
-            "HANDOFF_RASA_URL": self.rasa_url,
-            "HANDOFF_RASA_TOKEN": self.rasa_token,
             # Offers wait for the agents however long the handoff burst takes.
             "HANDOFF_ACCEPT_TIMEOUT_SECONDS": "3600",
         }
+        if config.database_url:
+            environment["HANDOFF_DATABASE_URL"] = config.database_url
+        self._stack = Stack(
+            ports=Ports.free(),
+            secrets=Secrets.generate(),
+            var=workdir,
+            model=MODEL,
+            credentials=credentials,
+            template=self._endpoints_template(config.tracker_store),
+            rasa_host=LOOPBACK,
+            environment=environment,
+            log_to_files=True,
+        )
+        self._supervisor = Supervisor(self._stack)
+        self.rasa_url, self.bridge_url = self._stack.rasa_url, self._stack.bridge_url
+        self.api_token = self._stack.secrets.handoff_api_token
+        self.database_url = self._stack.database_url
+        self.admin_username = f"bench-admin-{secrets.token_hex(3)}"
 
-    def _write_configs(self) -> tuple[Path, Path]:
-        tracker_db = self.workdir / "tracker.db"
-        tracker_store = (
-            "tracker_store:\n  type: addons.tracker_store.SQLTrackerStore\n"
-            f'  dialect: sqlite\n  db: "{tracker_db}"\n'
-            if self._tracker_store == "sqlite"
-            else ""  # Rasa's default: in memory
-        )
-        endpoints = self.workdir / "endpoints.yml"
-        endpoints.write_text(
-            f'action_endpoint:\n  url: "{self.actions_url}/webhook"\n'
-            f"{tracker_store}"
-            "event_broker:\n  type: addons.broker.HandoffEventBroker\n"
-            f'  url: "{self.bridge_url}"\n'
-        )
-        credentials = self.workdir / "credentials.yml"
-        credentials.write_text(f'callback:\n  url: "{self.callback_url}"\n')
-        return endpoints, credentials
+    def _endpoints_template(self, tracker_store: str) -> Path:
+        """endpoints.yml as it is, or without its tracker store (Rasa's
+        default then keeps conversations in memory)."""
+        if tracker_store == "sqlite":
+            return ENDPOINTS_TEMPLATE
+        endpoints = yaml.safe_load(ENDPOINTS_TEMPLATE.read_text(encoding="utf-8"))
+        endpoints.pop("tracker_store", None)
+        template = self.workdir / "endpoints.template.yml"
+        template.write_text(yaml.safe_dump(endpoints, allow_unicode=True))
+        return template
 
     def create_admin(self) -> None:
         """Also migrates the bridge's database before the bridge starts."""
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "handoff",
-                "create-agent",
-                self.admin_username,
-                "--role",
-                "admin",
-            ],
-            cwd=PROJECT,
-            env={**self.environment, "HANDOFF_NEW_AGENT_PASSWORD": ADMIN_PASSWORD},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise BenchError(f"create-agent failed:\n{result.stderr[-LOG_TAIL_CHARS:]}")
+        self._stack.prepare()
+        try:
+            self._stack.create_agent(self.admin_username, role="admin", password=ADMIN_PASSWORD)
+        except subprocess.CalledProcessError as error:
+            raise BenchError(f"create-agent failed:\n{error.stderr[-LOG_TAIL_CHARS:]}") from error
 
     def start(self) -> None:
-        endpoints, credentials = self._write_configs()
-        rasa = str(Path(sys.executable).parent / "rasa")
-        commands = {
-            "bridge": [sys.executable, "-m", "handoff", "serve", "--port", str(self.bridge_port)],
-            "actions": [
-                rasa, "run", "actions", "--actions", "actions", "--port", str(self.actions_port),
-            ],
-            "rasa": [
-                rasa, "run", "--enable-api", "--auth-token", self.rasa_token,
-                "--model", str(MODEL), "--endpoints", str(endpoints),
-                "--credentials", str(credentials), "--port", str(self.rasa_port),
-                "--interface", "127.0.0.1",
-            ],
-        }  # fmt: skip
-        for name, command in commands.items():
-            with self.log(name).open("w") as log:
-                process = subprocess.Popen(
-                    command,
-                    cwd=PROJECT,
-                    env=self.environment,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            self._processes.append((name, process))
-
-    def log(self, name: str) -> Path:
-        return self.workdir / f"{name}.log"
+        """Blocks until every process answers."""
+        try:
+            self._supervisor.start(self._stack.services(), STARTUP_TIMEOUT)
+        except SupervisorError as error:
+            raise BenchError(str(error)) from error
 
     def pids(self) -> dict[str, int]:
-        return {name: process.pid for name, process in self._processes}
+        return {name: self._supervisor.process(name).pid for name in self._names()}
 
     def check_alive(self) -> None:
-        for name, process in self._processes:
+        for name in self._names():
+            process = self._supervisor.process(name)
             if process.poll() is not None:
                 raise BenchError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
 
     def tail(self, name: str) -> str:
-        path = self.log(name)
+        path = self.workdir / f"{name}.log"
         return path.read_text(errors="replace")[-LOG_TAIL_CHARS:] if path.exists() else ""
-
-    async def wait_until_up(self, session: aiohttp.ClientSession) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        for url in (
-            f"{self.bridge_url}/health",
-            f"{self.actions_url}/health",
-            f"{self.rasa_url}/webhooks/callback/",
-        ):
-            while True:
-                self.check_alive()
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as answer:
-                        if answer.status == 200:
-                            break
-                if time.monotonic() > deadline:
-                    raise BenchError(f"{url} did not come up in {STARTUP_TIMEOUT:.0f} s")
-                await asyncio.sleep(0.5)
 
     def stop(self) -> None:
         """Blocking on purpose: it also runs after the event loop is gone."""
-        for name in ("rasa", "actions", "bridge"):
-            for own_name, process in self._processes:
-                if own_name != name or process.poll() is not None:
-                    continue
-                process.terminate()
-                try:
-                    process.wait(STOP_TIMEOUT)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        self._supervisor.stop()
+
+    def _names(self) -> list[str]:
+        return [service.name for service in self._stack.services()]
 
 
 class CustomerSide:
@@ -746,9 +676,7 @@ class RelayBenchmark:
         with self._phase("startup"):
             await asyncio.to_thread(self._stack.create_admin)
             await self._customers.start(self._stack.rasa_url)
-            self._stack.start()
-            async with aiohttp.ClientSession() as probe:
-                await self._stack.wait_until_up(probe)
+            await asyncio.to_thread(self._stack.start)
             pids = ", ".join(f"{name} {pid}" for name, pid in self._stack.pids().items())
             progress(f"stack in {self._stack.workdir}: pids {pids}")
         with self._phase("agents"):
