@@ -442,6 +442,10 @@ def test_the_console_works_while_the_assistant_is_unreachable(
     ).raise_for_status()
 
     line.cut()
+    # The bridge's pooled connection to Rasa was dropped: that read fails at
+    # once. Reads after it wait on a Rasa that never answers.
+    context = session.get(f"{stack.bridge_url}/api/tickets/{ticket_id}/context", timeout=30)
+    assert context.json()["assistant_unreachable"] is True
     page = ConsolePage(browser, stack.bridge_url)
     browser.get(f"{stack.bridge_url}/console/")
     browser.delete_all_cookies()
@@ -449,8 +453,9 @@ def test_the_console_works_while_the_assistant_is_unreachable(
     page.open()
     page.sign_in(agent["username"], PASSWORD)
     page.wait(lambda: page.shown("console"), "the console")
-    page.click(f'[data-testid="my-ticket"][data-ticket-id="{ticket_id}"]', "my conversation")
+    page.wait(lambda: page.all("my-ticket"), "my conversations")
     started = time.monotonic()
+    page.click(f'[data-testid="my-ticket"][data-ticket-id="{ticket_id}"]', "my conversation")
     banner = page.wait(
         lambda: page.shown("conversation-banner") and page.find("conversation-banner"),
         "the banner",
@@ -465,7 +470,7 @@ def test_the_console_works_while_the_assistant_is_unreachable(
     browser.save_screenshot(str(tmp_path / "unreachable-phone.png"))
     browser.set_window_size(1440, 900)
     print(f"Opened in {opened_in:.1f} s with Rasa unreachable; screenshots in {tmp_path}")
-    assert opened_in < 8
+    assert 3 < opened_in < 8  # the bridge's read timeout (4 s), not 30 s
 
     line.mend()  # Rasa answers again: the console notices by itself
     page.wait(lambda: not page.shown("conversation-banner"), "the banner gone", timeout=40)

@@ -62,6 +62,7 @@
       "conv.live": "客户在线",
       "conv.customer": "客户：{name}",
       "transcript.empty": "暂无对话记录",
+      "transcript.saved": "转人工时保存",
       "transcript.pause": "对话已转接人工客服",
       "transcript.resume": "对话已交还机器人",
       "transcript.intent": "意图",
@@ -273,6 +274,7 @@
       "conv.live": "Customer online",
       "conv.customer": "Customer: {name}",
       "transcript.empty": "No messages yet",
+      "transcript.saved": "saved at handoff",
       "transcript.pause": "Handed over to a human agent",
       "transcript.resume": "Returned to the bot",
       "transcript.intent": "Intent",
@@ -1715,7 +1717,7 @@
     var author = sender === "agent"
       ? (turn.agent_name || t("sender.agent"))
       : t("sender." + sender);
-    var meta = [h("span", { cls: "turn-time", text: clock(turn.at) })];
+    var meta = [h("span", { cls: "turn-time", text: turn.saved ? t("transcript.saved") : clock(turn.at) })];
     if (sender === "customer" && turn.intent) {
       var confidence = typeof turn.confidence === "number" ? " · " + Math.round(turn.confidence * 100) + "%" : "";
       meta.push(h("span", {
@@ -1731,9 +1733,9 @@
       }));
     }
     return h("li", {
-      cls: "turn turn-" + sender,
+      cls: "turn turn-" + sender + (turn.saved ? " is-saved" : ""),
       testid: "message",
-      attrs: { "data-sender": sender, "data-message-id": turn.message_id || null }
+      attrs: { "data-sender": sender, "data-message-id": turn.message_id || null, "data-saved": turn.saved ? "" : null }
     }, [
       h("div", { cls: "turn-author", text: author }),
       h("div", { cls: "turn-bubble", testid: "message-text", text: turn.text || "" }),
