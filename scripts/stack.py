@@ -236,6 +236,11 @@ class Stack:
                     **to_bridge,
                     **ACTION_SERVER_ENV,
                     "ACTION_SERVER_TOKEN": self.secrets.action_server_token,
+                    # Handoffs held while the bridge is down (actions/outbox.py):
+                    # each stack its own, so one never delivers another's.
+                    "HANDOFF_OUTBOX_PATH": self.environment.get("HANDOFF_OUTBOX_PATH")
+                    or os.environ.get("HANDOFF_OUTBOX_PATH")
+                    or str(self.var / "handoff-outbox.db"),
                 },
                 self._log("actions"),
             ),

@@ -63,7 +63,6 @@ def outage(trained_model: Path, tmp_path_factory) -> Iterator[Outage]:
     stack = stack_on_free_ports(
         workdir,
         trained_model,
-        HANDOFF_OUTBOX_PATH=str(workdir / "outbox.db"),
         HANDOFF_OUTBOX_RETRY_MAX_SECONDS="1",
     )
     stack.prepare()
@@ -85,6 +84,7 @@ def test_a_handoff_asked_for_while_the_bridge_is_down_becomes_one_ticket(
     again = outage.say(customer, "人工客服")
     noted = domain_dict["responses"]["utter_handoff_unavailable"][0]["text"]
     assert noted in first and noted in again
+    assert (outage.stack.var / "handoff-outbox.db").exists()  # the stack's own, not var/
 
     outage.start("bridge")
     [ticket] = wait_for(lambda: outage.tickets_of(customer), timeout=30, what="the held ticket")
