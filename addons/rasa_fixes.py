@@ -12,19 +12,93 @@ importing our NLU components (training, benchmarks) stays light.
   meta-schema before every use: about 14 ms of Rasa's event loop per call.
   The schema is a constant, so one validator built and checked once gives
   the same answers, and the same 400 error, in about 0.2 ms.
+- NLU sees only the first `MAX_ANALYSED_CHARS` characters of a message.
+  Several steps cost more than linearly in the length (jieba's HMM, the
+  sequence tagger, regexes that retry from every position): a pasted
+  100,000-character text held Rasa's event loop, and so every other
+  customer, for minutes. The cap is applied where Rasa turns the incoming
+  message into NLU's message, so every component, ours and Rasa's, sees the
+  same capped text; the conversation keeps the whole text (`parse_data.text`
+  holds the analysed part).
+- Rasa's intent shortcut (`/intent{"entity": "value"}`) is for buttons, but
+  every channel accepts it from customers: typing
+  `/request_human{"priority": "urgent"}` set slots, and
+  `/EXTERNAL_handoff_resolved{"ticket_id": "104"}` started another
+  customer's survey. A message parsed in a conversation is unpacked only if
+  its text is the payload of a button the bot offered since the last user
+  turn, and never into an `EXTERNAL_*` intent; otherwise NLU reads it as
+  plain text. Parsing outside a conversation (`/model/parse`, `rasa test`)
+  and the bridge's paths (`trigger_intent`, the events endpoint) are
+  unchanged.
+- When the action server cannot be reached, or fails, Rasa logs an error and
+  the customer hears nothing. The custom action now utters
+  `SERVICE_UNAVAILABLE_RESPONSE` and the bot listens again, so the customer
+  knows to try again and the conversation goes on.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
+import os
+from collections.abc import Reversible
+from contextvars import ContextVar
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
 import rasa.server
-from rasa.shared.constants import DOCS_BASE_URL
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
+from rasa.core.processor import MessageProcessor
+from rasa.graph_components.converters.nlu_message_converter import NLUMessageConverter
+from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
+from rasa.shared.constants import DOCS_BASE_URL, INTENT_MESSAGE_PREFIX
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import BotUttered, Event, FollowupAction, UserUttered
+from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+from rasa.shared.exceptions import RasaException
+from rasa.shared.nlu.constants import INTENT_NAME_KEY, TEXT
 from rasa.shared.utils.schemas.events import EVENTS_SCHEMA
 from sanic.request import Request
+
+if TYPE_CHECKING:
+    from rasa.core.channels.channel import OutputChannel, UserMessage
+    from rasa.core.nlg import NaturalLanguageGenerator
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.shared.nlu.training_data.message import Message
+
+logger = logging.getLogger(__name__)
+
+
+def _positive_int_from_environment(name: str, default: int) -> int:
+    """A limit the operator may set; a value that is not a positive whole
+    number stops Rasa at start-up rather than silently meaning something else."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdecimal() or int(value) < 1:
+        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
+    return int(value)
+
+
+# How much of a message NLU analyses. Customer messages are short; this bounds
+# what a pasted text costs (about 0.3 s of Rasa's event loop at 2,000).
+MAX_ANALYSED_CHARS = _positive_int_from_environment("NLU_MAX_ANALYSED_CHARS", 2000)
+# Intents only the bridge triggers (trigger_intent), never a customer.
+EXTERNAL_INTENT_PREFIX = "EXTERNAL_"
+# What the customer hears when a custom action cannot run (domain.yml).
+SERVICE_UNAVAILABLE_RESPONSE = "utter_service_unavailable"
+
+# Whether the message being parsed may be unpacked as an intent shortcut:
+# decided by `parse_message`, which has the conversation, and obeyed by the
+# shortcut handler at the end of the NLU graph, which has not.
+_shortcut_allowed: ContextVar[bool] = ContextVar("shortcut_allowed", default=True)
+
+_rasa_convert_user_message = NLUMessageConverter.convert_user_message
+_rasa_parse_message = MessageProcessor.parse_message
+_rasa_unpack_shortcuts = RegexMessageHandler.process
+_rasa_run_remote_action = RemoteAction.run
 
 
 @functools.cache
@@ -48,5 +122,99 @@ def validate_events_in_request_body(request: Request) -> None:
         )
 
 
+def convert_user_message(self: NLUMessageConverter, messages: list[UserMessage]) -> list[Message]:
+    """`NLUMessageConverter.convert_user_message` giving NLU the analysed part only."""
+    converted = _rasa_convert_user_message(self, messages)
+    for message in converted:
+        text = message.get(TEXT)
+        if text and len(text) > MAX_ANALYSED_CHARS:
+            message.set(TEXT, text[:MAX_ANALYSED_CHARS])
+    return converted
+
+
+def offered_payloads(events: Reversible[Event]) -> set[str]:
+    """Payloads of the buttons (and quick replies) the bot offered since the last
+    user turn: what a click may send now."""
+    payloads: set[str] = set()
+    for event in reversed(events):
+        if isinstance(event, UserUttered):
+            break
+        if isinstance(event, BotUttered):
+            for key in ("buttons", "quick_replies"):
+                for button in event.data.get(key) or []:
+                    payload = button.get("payload") if isinstance(button, dict) else None
+                    if isinstance(payload, str):
+                        payloads.add(payload.strip())
+    return payloads
+
+
+def shortcut_allowed(text: str | None, tracker: DialogueStateTracker) -> bool:
+    """Whether a message in this conversation may be unpacked as an intent shortcut."""
+    text = (text or "").strip()
+    if not text.startswith(INTENT_MESSAGE_PREFIX):
+        return True  # not a shortcut: nothing to unpack
+    match = YAMLStoryReader._regex_message_pattern().match(text)
+    if match and match.group(INTENT_NAME_KEY).strip().startswith(EXTERNAL_INTENT_PREFIX):
+        return False
+    return text in offered_payloads(tracker.events)
+
+
+async def parse_message(
+    self: MessageProcessor,
+    message: UserMessage,
+    tracker: DialogueStateTracker | None = None,
+    only_output_properties: bool = True,
+) -> dict[str, Any]:
+    """`MessageProcessor.parse_message` that unpacks a shortcut typed in a
+    conversation only if it is a button the bot just offered."""
+    allowed = tracker is None or shortcut_allowed(message.text, tracker)
+    if not allowed:
+        logger.info(
+            "Reading %r from %s as text, not as an intent shortcut.",
+            message.text[:80],
+            message.sender_id,
+        )
+    token = _shortcut_allowed.set(allowed)
+    try:
+        return await _rasa_parse_message(self, message, tracker, only_output_properties)
+    finally:
+        _shortcut_allowed.reset(token)
+
+
+def unpack_shortcuts(
+    self: RegexMessageHandler, messages: list[Message], domain: Domain | None = None
+) -> list[Message]:
+    """`RegexMessageHandler.process` that leaves NLU's reading of a refused shortcut."""
+    if not _shortcut_allowed.get():
+        return messages
+    return _rasa_unpack_shortcuts(self, messages, domain)
+
+
+async def run_remote_action(
+    self: RemoteAction,
+    output_channel: OutputChannel,
+    nlg: NaturalLanguageGenerator,
+    tracker: DialogueStateTracker,
+    domain: Domain,
+) -> list[Event]:
+    """`RemoteAction.run` that tells the customer when the action server fails
+    (unreachable, timing out or erring), then listens again."""
+    try:
+        return await _rasa_run_remote_action(self, output_channel, nlg, tracker, domain)
+    except ActionExecutionRejection:
+        raise  # the action declined to run: Rasa predicts another one
+    except (RasaException, TimeoutError):
+        logger.exception(
+            "Custom action '%s' failed; telling the customer to try again.", self.name()
+        )
+    apology = await nlg.generate(SERVICE_UNAVAILABLE_RESPONSE, tracker, output_channel.name())
+    events: list[Event] = [create_bot_utterance(apology)] if apology else []
+    return [*events, FollowupAction(ACTION_LISTEN_NAME)]
+
+
 def apply() -> None:
     rasa.server.validate_events_in_request_body = validate_events_in_request_body
+    NLUMessageConverter.convert_user_message = convert_user_message
+    MessageProcessor.parse_message = parse_message
+    RegexMessageHandler.process = unpack_shortcuts
+    RemoteAction.run = run_remote_action

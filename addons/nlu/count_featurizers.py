@@ -21,7 +21,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from sklearn.feature_extraction.text import CountVectorizer
 
 from addons.nlu.storage import read_json, write_json
-from addons.nlu.text import MAX_ANALYSED_CHARS, latin_word_runs, to_half_width
+from addons.nlu.text import latin_word_runs, to_half_width
 from addons.nlu.trained_featurizer import TrainedFeaturizer
 
 logger = logging.getLogger(__name__)
@@ -168,4 +168,4 @@ def _adjacent_pairs(text: str) -> list[str]:
 
 
 def _normalized(text: str) -> str:
-    return to_half_width(text[:MAX_ANALYSED_CHARS]).lower()
+    return to_half_width(text).lower()

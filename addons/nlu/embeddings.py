@@ -23,7 +23,6 @@ from rasa.shared.nlu.constants import TEXT, TEXT_TOKENS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from addons.nlu.text import MAX_ANALYSED_CHARS
 from addons.nlu.trained_featurizer import TrainedFeaturizer
 
 _VECTORS_FILE = "vectors.npz"
@@ -38,13 +37,12 @@ class Embeddings:
         self.dimensions = vectors.shape[1]
 
     def ids(self, text: str) -> list[int]:
-        """Rows of the known pieces in `text` (`mean` passes at most
-        `MAX_ANALYSED_CHARS` of a message)."""
+        """Rows of the known pieces in `text`."""
         raise NotImplementedError
 
     def mean(self, text: str) -> np.ndarray:
         """Unit-length mean vector of the text's known pieces (zeros if none)."""
-        ids = self.ids(text[:MAX_ANALYSED_CHARS])
+        ids = self.ids(text)
         if not ids:
             return np.zeros(self.dimensions, dtype=np.float32)
         vector = self.vectors[ids].mean(axis=0)

@@ -30,7 +30,7 @@ from rasa.engine.storage.storage import ModelStorage
 
 from addons.nlu.count_featurizers import CountFeaturizer
 from addons.nlu.storage import installed_data_file, read_json, write_json
-from addons.nlu.text import JIEBA_DICTIONARY, MAX_ANALYSED_CHARS, han_runs
+from addons.nlu.text import JIEBA_DICTIONARY, han_runs
 
 _LEXICON_FILE = "lexicon.json"
 # Lexicon words of one character are too ambiguous to say anything (人, 口);
@@ -74,9 +74,7 @@ class Lexicon:
     def categories_in(self, text: str) -> list[str]:
         """The categories of every lexicon word in the text, overlapping ones too."""
         return [
-            category
-            for word in _han_substrings(text[:MAX_ANALYSED_CHARS])
-            for category in self.categories.get(word, ())
+            category for word in _han_substrings(text) for category in self.categories.get(word, ())
         ]
 
     def save(self, path: Path) -> None:

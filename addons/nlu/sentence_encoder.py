@@ -32,7 +32,6 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from addons.nlu.storage import read_json, write_json
-from addons.nlu.text import MAX_ANALYSED_CHARS
 from addons.nlu.trained_featurizer import TrainedFeaturizer
 
 logger = logging.getLogger(__name__)
@@ -67,7 +66,7 @@ class SentenceEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One unit-length 512-dimensional row per text."""
-        return np.asarray(self._model.encode([t[:MAX_ANALYSED_CHARS] for t in texts]))
+        return np.asarray(self._model.encode(texts))
 
     def warm_up(self) -> None:
         """Loads the weights (about a second) now rather than on a customer's

@@ -20,10 +20,6 @@ import regex
 
 Language = Literal["zh", "en"]
 
-# Only this much of a message is analysed. Customer messages are short; a
-# pasted 10,000-character text would otherwise keep jieba's HMM busy for
-# seconds inside Rasa's event loop. The whole text stays in the conversation.
-MAX_ANALYSED_CHARS = 2000
 # jieba's dictionary, "word frequency tag" per line: 349,000 words the
 # components learn from without any download.
 JIEBA_DICTIONARY = Path(jieba.__file__).parent / "dict.txt"
@@ -102,8 +98,8 @@ class Segmenter:
                 self.user_words.append(word)
 
     def words(self, text: str) -> list[Word]:
-        """Words of the text's first `MAX_ANALYSED_CHARS` characters."""
-        return list(self._iter_words(text[:MAX_ANALYSED_CHARS]))
+        """The text's words in order, with their offsets into it."""
+        return list(self._iter_words(text))
 
     def units(self, text: str) -> list[Unit]:
         units = []
@@ -197,7 +193,7 @@ class Gazetteer:
 
     def find(self, text: str) -> list[tuple[int, int, frozenset[str]]]:
         """Non-overlapping ``(start, end, labels)`` matches, longest first at each position."""
-        folded = _fold(text[:MAX_ANALYSED_CHARS])
+        folded = _fold(text)
         matches = []
         position = 0
         while position < len(folded):

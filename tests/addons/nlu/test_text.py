@@ -1,7 +1,6 @@
 import pytest
 
 from addons.nlu.text import (
-    MAX_ANALYSED_CHARS,
     Gazetteer,
     Segmenter,
     detect_language,
@@ -64,11 +63,6 @@ def test_units_are_characters_for_chinese_and_words_for_latin(segmenter):
     assert [u.text for u in units] == ["退", "货", "AirPods"]
     assert [u.position for u in units[:2]] == ["B", "E"]
     assert units[0].word == "退货"
-
-
-def test_only_the_beginning_of_a_huge_message_is_analysed(segmenter):
-    analysed = segmenter.words("退" * (MAX_ANALYSED_CHARS * 5))
-    assert analysed[-1].end <= MAX_ANALYSED_CHARS
 
 
 @pytest.mark.parametrize(
