@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     login_lockout_seconds: float = Field(300.0, gt=0)
     # Threads that check passwords (argon2), and sign-ins that may wait for
     # one before more are refused with 503.
-    password_threads: int = Field(2, ge=1)
+    password_threads: int = Field(1, ge=1)
     password_queue: int = Field(16, ge=0)
     # Proxies (addresses or networks) whose X-Forwarded-For names the client;
     # from anyone else the header is ignored, as anyone can send it.

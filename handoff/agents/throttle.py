@@ -57,11 +57,25 @@ class _Counter:
     def forget(self, key: str) -> None:
         self._entries.pop(key, None)
 
+    def take_back(self, key: str) -> None:
+        """Undoes one `failed`: the attempt turned out not to be a failure."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return
+        entry.count = max(entry.count - 1, 0)
+        if entry.count < self._limit:
+            entry.locked_until = 0.0
+
 
 class LoginThrottle:
     """Asked before a password is checked: a locked account or address is
     refused without looking at the password, so the answer says nothing
-    about whether it was right."""
+    about whether it was right.
+
+    An attempt counts as a failure from the moment it starts and is taken
+    back if the password was right (or never checked): counted only after
+    the check, guesses sent in parallel all passed `check` before the first
+    one failed, and 30 at once got 30 guesses against a limit of 5."""
 
     def __init__(
         self,
@@ -75,20 +89,26 @@ class LoginThrottle:
         self._addresses = _Counter(limit=per_address, window_seconds=lockout_seconds)
         self._clock = clock
 
-    def check(self, *, username: str, address: str) -> None:
+    def attempt(self, *, username: str, address: str) -> None:
+        """Raises TooManyAttempts while the account or the address is locked;
+        otherwise counts this attempt as failed until told otherwise."""
         now = self._clock()
         wait = max(
             self._accounts.locked_for(username, now), self._addresses.locked_for(address, now)
         )
         if wait > 0:
             raise TooManyAttempts(retry_after=wait)
-
-    def failed(self, *, username: str, address: str) -> None:
-        now = self._clock()
         self._accounts.failed(username, now)
         self._addresses.failed(address, now)
 
-    def succeeded(self, *, username: str) -> None:
-        """The account's streak ends; the address keeps its count, so one
-        valid account does not let an address guess others' passwords."""
+    def succeeded(self, *, username: str, address: str) -> None:
+        """The account's streak ends; the address gets this attempt back but
+        keeps its earlier failures, so one valid account does not let an
+        address guess others' passwords."""
         self._accounts.forget(username)
+        self._addresses.take_back(address)
+
+    def not_checked(self, *, username: str, address: str) -> None:
+        """The password was never looked at (the bridge was busy): no guess."""
+        self._accounts.take_back(username)
+        self._addresses.take_back(address)

@@ -74,15 +74,17 @@ async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     throttle = request.app[LOGIN_THROTTLE]
     address = client_address(request)
-    throttle.check(username=data.username, address=address)
-    async with request.app[DATABASE].reading() as db:
-        agent = await agents.get_by_username(db, username=data.username)
+    throttle.attempt(username=data.username, address=address)
     try:
+        async with request.app[DATABASE].reading() as db:
+            agent = await agents.get_by_username(db, username=data.username)
         await agents.check_password(agent, data.password, passwords=request.app[PASSWORDS])
     except NotAuthenticated:
-        throttle.failed(username=data.username, address=address)
         raise
-    throttle.succeeded(username=data.username)
+    except BaseException:
+        throttle.not_checked(username=data.username, address=address)
+        raise
+    throttle.succeeded(username=data.username, address=address)
     async with request.app[DATABASE].transaction() as db:
         token = await agents.open_session(
             db, agent_id=agent.id, ttl_seconds=settings.session_ttl_seconds

@@ -63,7 +63,12 @@ async def test_sign_ins_do_not_stall_other_requests(start_bridge, costly_hashing
 
 
 async def test_a_sign_in_flood_is_refused_rather_than_queued(start_bridge, costly_hashing):
-    bridge = await start_bridge(password_threads=1, password_queue=1)
+    bridge = await start_bridge(
+        password_threads=1,
+        password_queue=1,
+        login_failures_per_account=100,
+        login_failures_per_address=100,
+    )
     await bridge.add("amy")
     results = await asyncio.gather(*(sign_in(bridge, "amy", WRONG) for _ in range(6)))
     statuses = sorted(status for status, _, _ in results)
@@ -71,6 +76,26 @@ async def test_a_sign_in_flood_is_refused_rather_than_queued(start_bridge, costl
     busy = next(headers for status, _, headers in results if status == 503)
     assert busy["Retry-After"] == "1"
     assert (await sign_in(bridge, "amy", PASSWORD))[0] == 200
+
+
+async def test_guesses_sent_at_once_get_no_more_tries_than_the_limit(start_bridge, costly_hashing):
+    """Counted only after each check, 30 parallel guesses all passed the
+    throttle before the first one failed."""
+    bridge = await start_bridge(login_failures_per_account=5, login_failures_per_address=100)
+    await bridge.add("amy")
+    results = await asyncio.gather(*(sign_in(bridge, "amy", WRONG) for _ in range(30)))
+    statuses = [status for status, _, _ in results]
+    assert statuses.count(401) + statuses.count(503) == 5, statuses
+    assert statuses.count(429) == 25, statuses
+    assert (await sign_in(bridge, "amy", PASSWORD))[0] == 429
+
+
+async def test_a_right_password_gives_the_address_its_attempt_back(start_bridge):
+    bridge = await start_bridge(login_failures_per_account=100, login_failures_per_address=3)
+    await bridge.add("amy")
+    for _ in range(5):
+        assert (await sign_in(bridge, "amy", PASSWORD))[0] == 200
+    assert (await sign_in(bridge, "amy", WRONG))[0] == 401
 
 
 async def test_failed_sign_ins_lock_the_account_for_a_while(start_bridge):
