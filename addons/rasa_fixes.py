@@ -2,9 +2,11 @@
 broker or tracker store (endpoints.yml).
 
 Rasa offers no plug-in point for these, so each one replaces a single Rasa
-function with one that keeps its behaviour, and says why here. `apply()` is
-idempotent. It is called from the modules only a Rasa server loads, so
-importing our NLU components (training, benchmarks) stays light.
+function (the shortcut rule a pair: one decides, one obeys) with one that
+keeps its behaviour otherwise, and says why here. `apply()` is idempotent.
+It is called from the modules only a Rasa server loads, so importing our NLU
+components (training, benchmarks) stays light; Rasa loads those before the
+model, and the model's graph binds its components' functions as it loads.
 
 - The events endpoint (`POST /conversations/{id}/tracker/events`, which the
   handoff bridge calls for every agent message) validates the body with
@@ -29,7 +31,8 @@ importing our NLU components (training, benchmarks) stays light.
   turn, and never into an `EXTERNAL_*` intent; otherwise NLU reads it as
   plain text. Parsing outside a conversation (`/model/parse`, `rasa test`)
   and the bridge's paths (`trigger_intent`, the events endpoint) are
-  unchanged.
+  unchanged. (An NLU server of its own, `nlu:` in endpoints.yml, would
+  unpack shortcuts out of our reach; we run none.)
 - When the action server cannot be reached, or fails, Rasa logs an error and
   the customer hears nothing. The custom action now utters
   `SERVICE_UNAVAILABLE_RESPONSE` and the bot listens again, so the customer

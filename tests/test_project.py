@@ -24,8 +24,13 @@ ENVIRONMENT = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLE
 
 
 def responses_named_in_actions() -> set[str]:
-    """Responses the action server sends, named literally or built from constants."""
-    source = "\n".join(path.read_text("utf-8") for path in (PROJECT / "actions").rglob("*.py"))
+    """Responses the action server (or Rasa, through addons/rasa_fixes.py) sends,
+    named literally or built from constants."""
+    source = "\n".join(
+        path.read_text("utf-8")
+        for folder in ("actions", "addons")
+        for path in (PROJECT / folder).rglob("*.py")
+    )
     # "utter_action" is the key under which Rasa records a bot message's response.
     named = set(re.findall(r"\"(utter_[a-z_]+)\"", source)) - {"utter_action"}
     named |= {f"utter_order_status_{status.value}" for status in OrderStatus}
