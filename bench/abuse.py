@@ -16,11 +16,18 @@ the round trip of each of their messages.
 
 - Phase A: the honest customers alone.
 - Phase B: the same, while
-  - one sender floods Rasa with 100,000-character Chinese messages, several
-    in flight at once;
-  - login loops hammer the bridge's sign-in with wrong passwords;
-  - malformed bodies go to both (deep JSON nesting, invalid UTF-8, a lone
-    surrogate in the sender, a 10 MB body).
+  - one sender floods Rasa with 100,000-character Chinese messages
+    (`--flood-rate`, 50 a second);
+  - sign-ins with wrong passwords hammer the bridge (`--login-rate`, 50 a
+    second);
+  - malformed bodies go to both (`--junk-rate`, 20 a second: deep JSON
+    nesting, invalid UTF-8, a lone surrogate in the sender, a 10 MB body).
+
+The attackers run in a process of their own and send at those rates whether
+or not they are answered (an open loop, up to 64 requests in flight each), as
+clients on other machines would. They still share this machine's cores with
+the stack, so an unbounded flood would mostly measure the attacking client's
+own CPU use.
 
 Phases alternate A/B/A/B (`--rounds`), since the machines are shared and
 absolute timings drift. The result is the ratio of the honest customers' p95
@@ -35,12 +42,15 @@ import argparse
 import asyncio
 import json
 import math
+import multiprocessing
 import random
 import secrets
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +69,7 @@ STARTUP_TIMEOUT = 240
 HONEST_SCRIPT = ("你好", "帮我查下订单 241108302211", "退货运费谁出？", "谢谢")
 HONEST_PAUSE_SECONDS = 0.5
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120)
+MAX_IN_FLIGHT = 64
 LONG_MESSAGE = "我的订单一直没有到，请帮我查一下物流信息。" * 5_000  # 100,000 characters
 FLOODER = "flooder"
 MALFORMED_BODIES: tuple[tuple[str, bytes], ...] = (
@@ -95,8 +106,10 @@ class BenchConfig:
     customers: int
     phase_seconds: float
     rounds: int
-    flood_concurrency: int
-    login_loops: int
+    # Requests a second of each kind of abuse.
+    flood_rate: float
+    login_rate: float
+    junk_rate: float
 
 
 class AbuseBench:
@@ -104,16 +117,20 @@ class AbuseBench:
         self.rasa_url = rasa_url
         self.bridge_url = bridge_url
         self.config = config
+        self._attacker_process = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn")
+        )
 
     async def run(self) -> list[PhaseResult]:
         phases = []
-        async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
-            await self._warm_up(session)
-            for round_number in range(1, self.config.rounds + 1):
-                for abused in (False, True):
-                    name = f"{'B' if abused else 'A'}{round_number}"
-                    phases.append(await self._phase(session, name, abused=abused))
-                    print(_phase_line(phases[-1]), flush=True)
+        with self._attacker_process:
+            async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
+                await self._warm_up(session)
+                for round_number in range(1, self.config.rounds + 1):
+                    for abused in (False, True):
+                        name = f"{'B' if abused else 'A'}{round_number}"
+                        phases.append(await self._phase(session, name, abused=abused))
+                        print(_phase_line(phases[-1]), flush=True)
         return phases
 
     async def _warm_up(self, session: aiohttp.ClientSession) -> None:
@@ -126,30 +143,29 @@ class AbuseBench:
     ) -> PhaseResult:
         result = PhaseResult(name, abused)
         latencies: list[float] = []
-        answers: dict[str, Counter[str]] = {}
-        deadline = time.monotonic() + self.config.phase_seconds
-        honest = [
-            self._honest_customer(session, deadline, latencies, result)
-            for _ in range(self.config.customers)
-        ]
-        attackers = []
+        seconds = self.config.phase_seconds
+        deadline = time.monotonic() + seconds
+        honest = asyncio.gather(
+            *(
+                self._honest_customer(session, deadline, latencies, result)
+                for _ in range(self.config.customers)
+            )
+        )
         if abused:
-            attackers = [
-                *(
-                    self._attack(deadline, answers, "100,000-char flood", self._flood)
-                    for _ in range(self.config.flood_concurrency)
-                ),
-                *(
-                    self._attack(deadline, answers, "bad login", self._bad_login)
-                    for _ in range(self.config.login_loops)
-                ),
-                self._attack(deadline, answers, "malformed body", self._malformed),
-            ]
-        await asyncio.gather(*honest, *attackers)
+            # The attackers run in their own process, as they would on their own
+            # machines: their work must not delay this process's measurements.
+            attacking = asyncio.get_running_loop().run_in_executor(
+                self._attacker_process,
+                attack,
+                Attackers(self.rasa_url, self.bridge_url, self.config),
+                seconds,
+            )
+            _, result.abuse_answers = await asyncio.gather(honest, attacking)
+        else:
+            await honest
         result.honest_messages = len(latencies) + result.honest_failures
         result.p50_ms = percentile(latencies, 50)
         result.p95_ms = percentile(latencies, 95)
-        result.abuse_answers = {kind: dict(counts) for kind, counts in answers.items()}
         return result
 
     async def _honest_customer(
@@ -182,18 +198,67 @@ class AbuseBench:
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return False
 
+
+@dataclass(frozen=True)
+class Attackers:
+    """The abusive clients of one phase. Picklable: they run in another process."""
+
+    rasa_url: str
+    bridge_url: str
+    config: BenchConfig
+
+    async def run(self, seconds: float) -> dict[str, dict[str, int]]:
+        """What the attackers got back, by kind and HTTP status."""
+        answers: dict[str, Counter[str]] = {}
+        deadline = time.monotonic() + seconds
+        config = self.config
+        attacks = (
+            ("100,000-char flood", self._flood, config.flood_rate),
+            ("bad login", self._bad_login, config.login_rate),
+            ("malformed body", self._malformed, config.junk_rate),
+        )
+        await asyncio.gather(
+            *(
+                self._attack(deadline, answers, kind, send, rate)
+                for kind, send, rate in attacks
+                if rate > 0  # 0 leaves that kind out, to see what each costs
+            )
+        )
+        return {kind: dict(counts) for kind, counts in answers.items()}
+
     async def _attack(
-        self, deadline: float, answers: dict[str, Counter[str]], kind: str, send
+        self,
+        deadline: float,
+        answers: dict[str, Counter[str]],
+        kind: str,
+        send: Callable[[aiohttp.ClientSession], Awaitable[int | str]],
+        rate: float,
     ) -> None:
-        """One attacker loop with its own connections, as a separate client has."""
+        """Sends `rate` requests a second whether or not earlier ones were
+        answered (an open loop, as a flood is), with its own connections, as a
+        separate client has; at most MAX_IN_FLIGHT wait at once."""
         counts = answers.setdefault(kind, Counter())
+        in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+
+        async def one(session: aiohttp.ClientSession) -> None:
+            try:
+                counts[str(await send(session))] += 1
+            except (aiohttp.ClientError, TimeoutError):
+                counts["error"] += 1
+            finally:
+                in_flight.release()
+
         async with aiohttp.ClientSession(timeout=REQUEST_TIMEOUT) as session:
-            while time.monotonic() < deadline:
-                try:
-                    counts[str(await send(session))] += 1
-                except (aiohttp.ClientError, TimeoutError):
-                    counts["error"] += 1
-                    await asyncio.sleep(0.05)
+            tasks = set()
+            next_at = time.monotonic()
+            while next_at < deadline:
+                await asyncio.sleep(max(next_at - time.monotonic(), 0))
+                await in_flight.acquire()
+                task = asyncio.create_task(one(session))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+                next_at += 1 / rate
+            await asyncio.gather(*tasks)
 
     async def _flood(self, session: aiohttp.ClientSession) -> int:
         async with session.post(
@@ -224,6 +289,11 @@ class AbuseBench:
         ) as response:
             await response.read()
             return str(response.status)
+
+
+def attack(attackers: Attackers, seconds: float) -> dict[str, dict[str, int]]:
+    """The attacker process's entry point."""
+    return asyncio.run(attackers.run(seconds))
 
 
 def summary(phases: list[PhaseResult]) -> dict[str, Any]:
@@ -271,14 +341,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=8)
     parser.add_argument("--phase-seconds", type=float, default=60)
     parser.add_argument("--rounds", type=int, default=2, help="A/B pairs")
-    parser.add_argument("--flood-concurrency", type=int, default=4)
-    parser.add_argument("--login-loops", type=int, default=4)
+    parser.add_argument("--flood-rate", type=float, default=50, help="long messages a second")
+    parser.add_argument("--login-rate", type=float, default=50, help="bad sign-ins a second")
+    parser.add_argument("--junk-rate", type=float, default=20, help="malformed bodies a second")
     parser.add_argument("--small", action="store_true", help="2 customers, 8 s phases, 1 round")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     if args.small:
         args.customers, args.phase_seconds, args.rounds = 2, 8, 1
-        args.flood_concurrency, args.login_loops = 2, 2
     return args
 
 
@@ -288,8 +358,9 @@ def main(argv: list[str] | None = None) -> int:
         customers=args.customers,
         phase_seconds=args.phase_seconds,
         rounds=args.rounds,
-        flood_concurrency=args.flood_concurrency,
-        login_loops=args.login_loops,
+        flood_rate=args.flood_rate,
+        login_rate=args.login_rate,
+        junk_rate=args.junk_rate,
     )
     with tempfile.TemporaryDirectory(prefix="abuse-bench-") as workdir:
         stack = Stack(
