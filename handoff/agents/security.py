@@ -77,8 +77,15 @@ def new_token() -> str:
 
 
 def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(_secret_bytes(token)).hexdigest()
 
 
 def same_secret(given: str, expected: str) -> bool:
-    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+    return bool(expected) and hmac.compare_digest(_secret_bytes(given), _secret_bytes(expected))
+
+
+def _secret_bytes(secret: str) -> bytes:
+    """aiohttp decodes header bytes that are not UTF-8 (a cookie, a Bearer
+    token) to lone surrogates; "surrogatepass" still turns those into bytes,
+    which match no real token, where plain `encode()` raised (a 500)."""
+    return secret.encode("utf-8", "surrogatepass")

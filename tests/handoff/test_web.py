@@ -4,6 +4,7 @@ the calendar, loosely typed fields, and methods a route does not have."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -147,3 +148,26 @@ async def test_a_body_that_is_not_an_object_is_422(bridge):
         status, body = await send(bridge, "POST", f"/api/tickets/{ticket['id']}/notes", raw)
         assert status == 422, (raw, body)
     assert (await bridge.ticket(ticket["id"]))["notes"] == []
+
+
+async def raw_status(bridge: Bridge, path: str, header: bytes) -> int:
+    """The status of a GET carrying `header` byte for byte: aiohttp's client
+    sends only UTF-8, and browsers or scripts may send anything."""
+    server = bridge.client.server
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(
+        b"GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n%s\r\n\r\n"
+        % (path.encode(), header)
+    )
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    return int(status_line.split()[1])
+
+
+@pytest.mark.parametrize(
+    "header", [b"Authorization: Bearer \xff\xfe", b'Cookie: handoff_session="\xc3\x28\xa0"']
+)
+async def test_credentials_that_are_not_utf8_are_401(bridge, header):
+    # aiohttp decodes them to lone surrogates, which comparing or hashing raised on
+    assert await raw_status(bridge, "/api/tickets", header) == 401
