@@ -26,6 +26,14 @@ Base = declarative_base(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 # which answers a larger number in a query with an error.
 MAX_ID = 2**31 - 1
 
+
+def storable(value: str) -> bool:
+    """Whether a database can hold this text, and so be asked about it:
+    PostgreSQL refuses NUL in text, in a query's parameters too (an error,
+    not an empty result)."""
+    return "\x00" not in value
+
+
 _ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg2"}
 

@@ -17,6 +17,7 @@ from handoff.agents.security import (
     verify_password,
 )
 from handoff.clock import utcnow
+from handoff.db import storable
 from handoff.errors import Conflict, NotAuthenticated, NotFound
 from handoff.tickets.enums import OPEN_STATUSES, TicketStatus
 from handoff.tickets.models import Ticket
@@ -30,6 +31,8 @@ async def get(db: AsyncSession, *, agent_id: int) -> Agent:
 
 
 async def get_by_username(db: AsyncSession, *, username: str) -> Agent | None:
+    if not storable(username):
+        return None
     return (await db.execute(select(Agent).where(Agent.username == username))).scalar_one_or_none()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handoff import events
 from handoff.agents.models import Agent
 from handoff.clock import utcnow
+from handoff.db import storable
 from handoff.errors import AlreadyClaimed, Conflict, InvalidInput, InvalidTransition, NotFound
 from handoff.tickets.enums import (
     OPEN_STATUSES,
@@ -97,6 +98,8 @@ async def list_tickets(
             raise InvalidInput(f"Unknown filter {name!r}; use one of {', '.join(LIST_FILTERS)}.")
         column = getattr(Ticket, name)
         values = value if isinstance(value, list | tuple) else [value]
+        if unstorable := [v for v in values if isinstance(v, str) and not storable(v)]:
+            raise InvalidInput(f"{name} {unstorable[0]!r} holds NUL, which no ticket can.")
         query = query.where(column.in_(values))
     if live is not None:
         query = query.where(Ticket.live.is_(live))
@@ -125,6 +128,7 @@ async def open_ticket_for(db: AsyncSession, *, conversation_id: str) -> Ticket |
 
 async def live_tickets_for(db: AsyncSession, *, conversation_ids: set[str]) -> dict[str, Ticket]:
     """The live ticket of each of these conversations that has one."""
+    conversation_ids = {id_ for id_ in conversation_ids if storable(id_)}
     query = (
         select(Ticket)
         .where(Ticket.conversation_id.in_(conversation_ids), Ticket.live.is_(True))

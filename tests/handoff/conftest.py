@@ -92,9 +92,10 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def database_url(sqlite_url: str) -> str:
-    """SQLite by default; `tickets/conftest.py` adds PostgreSQL."""
-    return sqlite_url
+def database_url(request: pytest.FixtureRequest) -> str:
+    """SQLite by default; `tickets/conftest.py` adds PostgreSQL, and a test
+    picks one with `@pytest.mark.parametrize("database_url", [...], indirect=True)`."""
+    return request.getfixturevalue(f"{getattr(request, 'param', 'sqlite')}_url")
 
 
 @pytest.fixture(scope="session")

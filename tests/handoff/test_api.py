@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
 from tests.handoff.conftest import (
     API_TOKEN,
+    PASSWORD,
     SERVICE,
     Bridge,
     history_names,
@@ -846,3 +848,33 @@ async def test_asking_again_after_a_release_does_not_wait_for_an_absent_agent(br
     again = await bridge.handoff("c1", expect=200)
     assert again["live"] is True and again["ticket"]["id"] == ticket["id"]
     await bridge.offered(ticket["id"], bob)
+
+
+# PostgreSQL refuses NUL in text even as a query parameter (psycopg2 raised
+# ValueError, a 500), where SQLite just finds nothing.
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+@pytest.mark.parametrize("name", ["channel", "conversation_id"])
+async def test_nul_in_a_list_filter_is_422(bridge, name):
+    status, body = await bridge.request("GET", f"/api/tickets?{name}=a%00b", SERVICE)
+    assert status == 422, body
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_nul_in_a_username_is_a_failed_sign_in(bridge):
+    await bridge.add("agent1")
+    status, body = await bridge.request(
+        "POST", "/api/session", json={"username": "agent1\x00", "password": PASSWORD}
+    )
+    assert status == 401, body
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_events_of_a_conversation_id_with_nul_are_received_not_relayed(bridge):
+    await live_ticket(bridge, "c1")
+    now = time.time()
+    events = [
+        {"event": "user", "sender_id": "c1\x00", "text": "hi", "timestamp": now},
+        {"event": "user", "sender_id": "c1", "text": "hello", "timestamp": now},
+    ]
+    body = await bridge.post("/api/rasa/events", json=events)
+    assert body == {"received": 2, "relayed": 1}
