@@ -24,7 +24,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 TRAINING_INPUTS := domain.yml config.yml $(shell find data -name '*.yml' 2>/dev/null) \
 	$(shell find addons -name '*.py' 2>/dev/null)
 
-.PHONY: install train run shell test browser bench-relay lint format validate bench-faq bench-nlu clean
+.PHONY: install train run shell test browser bench-relay bench-abuse lint format validate bench-faq bench-nlu clean
 
 install: $(INSTALLED)
 
@@ -88,6 +88,9 @@ bench-nlu: $(INSTALLED)
 
 bench-relay: $(MODEL)
 	$(PY) bench/relay.py --conversations 200 --agents 10 --messages 5
+
+bench-abuse: $(MODEL)
+	$(PY) bench/abuse.py
 
 clean:
 	rm -rf models .rasa results .pytest_cache .ruff_cache
