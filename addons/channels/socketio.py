@@ -1,8 +1,9 @@
 """Rasa's socket.io channel behind the inbound guard.
 
 Rasa's channel is used as it is (events, rooms, `session_persistence`,
-`metadata_key`, JWT); the guard is put in front of its message handler
-only, so changes to the other handlers (session rooms) stay independent.
+`metadata_key`, JWT); the guard is put in front of its message handler,
+and its session handler is replaced by one that really joins the
+session's room (see `open_session`).
 A refused message reaches Rasa not at all: the client gets a
 `message_rejected` event carrying the same error body as the REST channel,
 and a sender who is sending too fast also gets a polite notice as a bot
@@ -23,6 +24,7 @@ credentials.yml:
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -97,7 +99,31 @@ class SocketIOInput(socketio.SocketIOInput):
                 return
             await handle_message(sid, admitted)
 
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: Any = None) -> None:
+            await self.open_session(sid, data)
+
         return webhook
+
+    async def open_session(self, sid: str, data: Any) -> None:
+        """Rasa's `session_request` handler, with the session's room joined.
+
+        Rasa 3.6 calls python-socketio's `enter_room` without awaiting it,
+        and in the python-socketio we run it is a coroutine: the socket never
+        joined the room its replies are sent to, so with
+        `session_persistence` no answer reached the customer.
+        """
+        assert self.sio is not None
+        session_id = (data if isinstance(data, dict) else {}).get("session_id") or uuid.uuid4().hex
+        try:
+            self.guard.check_id(session_id, "session_id")
+        except ChannelError as error:
+            logger.info("Refused a socket.io session from %s: %s", sid, error.code)
+            await self.reject(sid, error)
+            return
+        if self.session_persistence:
+            await self.sio.enter_room(sid, session_id, namespace=self.namespace)
+        await self.sio.emit("session_confirm", session_id, room=sid, namespace=self.namespace)
 
     def _bound_engineio_requests(self, engineio: Any) -> None:
         """Puts the body limit in front of engine.io's one route.

@@ -237,3 +237,22 @@ def test_socketio_with_session_persistence_checks_the_session_id():
         assert [m.sender_id for m in running.received] == ["s-1"]
     finally:
         running.stop()
+
+
+def test_socketio_with_session_persistence_answers_in_the_requested_session():
+    """The widget asks for a session, then writes in it: the replies are sent
+    to the session's room, so the socket must have joined it (Rasa 3.6 left
+    python-socketio's `enter_room` coroutine un-awaited: no reply arrived)."""
+    running = EchoServer(LIMITS, session_persistence=True)
+    try:
+        client = PollingSocketIOClient(running.url)
+        client.emit("session_request", {"session_id": "session-1"})
+        assert client.wait_for("session_confirm") == "session-1"
+        client.emit("user_uttered", {"message": "hi", "session_id": "session-1"})
+        assert client.wait_for("bot_uttered", timeout=10) == {"text": "echo:hi"}
+
+        stranger = PollingSocketIOClient(running.url)
+        stranger.emit("session_request", {"session_id": "x\ud800"})
+        assert stranger.wait_for(REJECTED_EVENT)["error"]["code"] == "invalid_sender_id"
+    finally:
+        running.stop()
