@@ -121,6 +121,9 @@ def test_rest_repairs_lone_surrogates_in_text_and_metadata(server):
         ({"sender": "c", "message": "hi", "input_channel": "a/b"}, "invalid_sender_id"),
         ({"sender": "c", "message": "退" * 101}, "message_too_long"),
         ({"sender": "c", "message": 5}, "invalid_message"),
+        # Rasa's shortcut parsing calls .strip() on the text: no message was an error log and [].
+        ({"sender": "c"}, "invalid_message"),
+        ({"sender": "c", "message": None}, "invalid_message"),
         ({"sender": "c", "message": "hi", "metadata": [1]}, "invalid_metadata"),
         ({"sender": "c", "message": "hi", "metadata": {"k": "v" * 300}}, "metadata_too_large"),
         (["sender", "message"], "malformed_body"),
