@@ -122,7 +122,9 @@ async def logout(request: web.Request) -> web.Response:
 async def console_socket(request: web.Request) -> web.WebSocketResponse:
     check_origin(request)  # browsers send cookies with cross-site handshakes
     agent = allowed(request, Action.OPEN_CONSOLE)
-    socket = web.WebSocketResponse(heartbeat=20)
+    # The console sends only small actions; a message over the body limit
+    # closes the socket (1009) instead of being read.
+    socket = web.WebSocketResponse(heartbeat=20, max_msg_size=request.app[SETTINGS].max_body_bytes)
     await socket.prepare(request)
     mailbox = Mailbox()
     unsubscribe = request.app[BUS].subscribe(mailbox)
@@ -160,7 +162,7 @@ async def _on_client_message(
     try:
         message = json.loads(raw)
         action = message.get("action")
-    except (json.JSONDecodeError, AttributeError):
+    except (json.JSONDecodeError, AttributeError, RecursionError):
         await socket.send_json({"event": "error", "data": {"message": "Send JSON objects."}})
         return
     if action == "presence" and agent.role in (AgentRole.AGENT, AgentRole.ADMIN):

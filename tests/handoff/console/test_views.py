@@ -145,6 +145,25 @@ async def test_the_websocket_greets_answers_pings_and_takes_presence(bridge):
     await console.close()
 
 
+async def test_the_websocket_survives_json_nested_too_deeply_and_bounds_messages(start_bridge):
+    """Any signed-in staff member could send `[` 3,000 times: json.loads
+    raised RecursionError, the socket died with a traceback and the error
+    middleware wrote an HTTP 500 into the open websocket. A message over
+    `max_body_bytes` closes the socket instead of being read (aiohttp's
+    default is 4 MB)."""
+    bridge = await start_bridge(max_body_bytes=4096)
+    alice = await bridge.add("alice")
+    console = await bridge.console(alice)
+    await console.socket.send_str("[" * 3000)
+    assert await console.next("error") == {"message": "Send JSON objects."}
+    await console.socket.send_json({"action": "ping"})
+    assert await console.next("pong") == {}
+    await console.socket.send_str(" " * 5000)
+    closing = await console.socket.receive(timeout=3)
+    assert closing.type == aiohttp.WSMsgType.CLOSE
+    assert closing.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+
+
 async def test_offers_go_only_to_the_agent_offered(bridge):
     alice = await bridge.add("alice", online=True)
     bob = await bridge.add("bob", skills=["technical"], online=True)
