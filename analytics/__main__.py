@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -21,8 +22,8 @@ from analytics.config import (
     tickets_url_from_settings,
     tracker_url_from_endpoints,
 )
-from analytics.errors import AnalyticsError
-from analytics.period import Period, parse_date
+from analytics.errors import AnalyticsError, ConfigError
+from analytics.period import MAX_PERIOD_DAYS, Period, parse_date
 from analytics.reports.base import FILTERABLE, Thresholds
 from analytics.warehouse import default_path
 
@@ -44,6 +45,10 @@ def parser() -> argparse.ArgumentParser:
         help="the language the report is written in",
     )  # fmt: skip
     report.add_argument("--timezone", default="Asia/Shanghai")
+    report.add_argument(
+        "--max-days", type=int, default=MAX_PERIOD_DAYS,
+        help=f"the longest period a report may cover (default {MAX_PERIOD_DAYS})",
+    )  # fmt: skip
     for name in FILTERABLE:
         report.add_argument(f"--{name}", help=f"only conversations and tickets of this {name}")
     report.add_argument("--low-confidence", type=float, default=Thresholds.low_confidence)
@@ -80,8 +85,12 @@ def run_report(args: argparse.Namespace) -> int:
     from analytics.report import ReportRequest, build_report
 
     period = Period(
-        parse_date(args.since, "--since"), parse_date(args.until, "--until"), args.timezone
+        parse_date(args.since, "--since"),
+        parse_date(args.until, "--until"),
+        args.timezone,
+        max_days=args.max_days,
     )
+    thresholds = checked_thresholds(args)
     tracker_url = checked_url(
         args.tracker_url or tracker_url_from_endpoints(args.endpoints), "tracker store"
     )
@@ -101,21 +110,21 @@ def run_report(args: argparse.Namespace) -> int:
             warehouse_path=args.state or default_path(PROJECT / "var" / "analytics", tracker_url),
             period=period,
             filters={name: getattr(args, name) for name in FILTERABLE if getattr(args, name)},
-            thresholds=Thresholds(
-                low_confidence=args.low_confidence,
-                sla_first_response_seconds=args.sla_first_response,
-                sla_queue_wait_seconds=args.sla_queue_wait,
-                sla_resolution_seconds=args.sla_resolution,
-            ),
+            thresholds=thresholds,
             language=args.report_language,
             full=args.full,
             progress=not args.quiet,
         )
     )
-    args.out.mkdir(parents=True, exist_ok=True)
-    paths = write_report(built.report, args.out)
     gaps = args.out / "knowledge_gaps.yml"
-    gaps.write_text(built.gaps_yaml, encoding="utf-8")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        paths = write_report(built.report, args.out)
+        gaps.write_text(built.gaps_yaml, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(
+            f"Cannot write the report to {args.out}: {error.strerror or error}."
+        ) from error
     ingest = built.ingest
     skipped = f"; corrupted rows skipped: {ingest.corrupted_rows}" if ingest.corrupted_rows else ""
     print(
@@ -126,6 +135,24 @@ def run_report(args: argparse.Namespace) -> int:
     for kind, path in {**paths, "knowledge_gaps": gaps}.items():
         print(f"{kind}: {path}")
     return 0
+
+
+def checked_thresholds(args: argparse.Namespace) -> Thresholds:
+    """A confidence is a probability and an SLA a positive time: anything
+    else gives a report that looks right and is not."""
+    if not 0 <= args.low_confidence <= 1:
+        raise ConfigError(f"--low-confidence must be from 0 to 1, not {args.low_confidence}.")
+    for option in ("sla_first_response", "sla_queue_wait", "sla_resolution"):
+        seconds = getattr(args, option)
+        if not (0 < seconds < math.inf):
+            flag = "--" + option.replace("_", "-")
+            raise ConfigError(f"{flag} must be more than 0 seconds, not {seconds}.")
+    return Thresholds(
+        low_confidence=args.low_confidence,
+        sla_first_response_seconds=args.sla_first_response,
+        sla_queue_wait_seconds=args.sla_queue_wait,
+        sla_resolution_seconds=args.sla_resolution,
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import ujson
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, func, select
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.exc import NoSuchTableError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError, NoSuchTableError
 from tqdm import tqdm
 
 from analytics.conversation import TRACKED_SLOTS, Conversation, ConversationFolder
@@ -169,7 +169,7 @@ class TrackerIngester:
 def _max_event_id(source: Connection) -> int:
     try:
         return source.execute(select(func.max(events_table.c.id))).scalar_one() or 0
-    except (OperationalError, ProgrammingError, NoSuchTableError) as error:
+    except (DatabaseError, NoSuchTableError) as error:  # DatabaseError: not a database at all
         message = str(getattr(error, "orig", error))
         if "no such table" in message or "does not exist" in message:
             raise SourceError(

@@ -8,6 +8,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from analytics.errors import ConfigError
 
+# Rasa's timestamps start in 1970, and the day after the last one must
+# still be a date in every time zone.
+EARLIEST = date(1970, 1, 1)
+LATEST = date(9998, 12, 31)
+# Each day of the period is a bucket in every daily table: 10 years take a
+# few seconds, thousands of years took minutes and gigabytes (--max-days).
+MAX_PERIOD_DAYS = 3660
+
 
 @dataclass(frozen=True)
 class Period:
@@ -16,10 +24,16 @@ class Period:
     since: date
     until: date
     timezone: str = "UTC"
+    max_days: int = MAX_PERIOD_DAYS
 
     def __post_init__(self) -> None:
         if self.until < self.since:
             raise ConfigError(f"--until {self.until} is before --since {self.since}.")
+        if (days := (self.until - self.since).days + 1) > self.max_days:
+            raise ConfigError(
+                f"The period has {days} days; a report covers at most {self.max_days} days "
+                "(--max-days)."
+            )
         try:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError) as error:
@@ -66,6 +80,9 @@ class Period:
 
 def parse_date(value: str, option: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as error:
         raise ConfigError(f"{option} must be a date like 2026-11-01, not {value!r}.") from error
+    if not EARLIEST <= day <= LATEST:
+        raise ConfigError(f"{option} must be a date from {EARLIEST} to {LATEST}, not {value!r}.")
+    return day

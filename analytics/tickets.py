@@ -25,7 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DatabaseError
 
 from analytics.errors import SourceError
 from analytics.period import Period
@@ -103,7 +103,7 @@ class TicketSource:
         try:
             with engine.connect() as connection:
                 connection.execute(select(func.count()).select_from(tickets)).scalar_one()
-        except (OperationalError, ProgrammingError) as error:
+        except DatabaseError as error:  # not a database at all, no table, ...
             raise SourceError(
                 "The ticket database has no readable `tickets` table: is this the handoff "
                 f"bridge's database? ({getattr(error, 'orig', error)})"

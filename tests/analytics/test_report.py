@@ -252,6 +252,10 @@ def test_the_command_writes_every_output(sources, tmp_path, capsys):
     assert (out / "csv" / "volume_by_day.csv").exists()
 
 
+# A file that exists but is no database (nor a directory).
+NOT_A_DATABASE = Path(__file__).resolve()
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -260,6 +264,17 @@ def test_the_command_writes_every_output(sources, tmp_path, capsys):
         (["--tracker-url", "postgresql://nobody@127.0.0.1:1/none"], "Cannot connect"),
         (["--since", "2026-13-01"], "must be a date"),
         (["--until", "2026-10-01"], "is before"),
+        # Each of these was a traceback, or minutes and gigabytes of empty days.
+        (["--until", "9999-12-31"], "from 1970-01-01 to 9998-12-31"),
+        (["--since", "0001-01-01"], "from 1970-01-01 to 9998-12-31"),
+        (["--since", "1970-01-01", "--until", "9998-12-31"], "at most 3660 days"),
+        (["--since", "2026-01-01", "--max-days", "30"], "at most 30 days"),
+        (["--tracker-url", f"sqlite:///{NOT_A_DATABASE}"], "Cannot read the tracker store"),
+        (["--tickets-url", f"sqlite:///{NOT_A_DATABASE}"], "no readable `tickets` table"),
+        (["--low-confidence", "5"], "--low-confidence must be from 0 to 1"),
+        (["--sla-first-response", "-5"], "--sla-first-response must be more than 0"),
+        (["--sla-resolution", "nan"], "--sla-resolution must be more than 0"),
+        (["--out", str(NOT_A_DATABASE / "reports")], "Cannot write the report"),
     ],
 )
 def test_wrong_input_is_explained(arguments, message, sources, tmp_path, capsys):
