@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -40,7 +41,7 @@ from handoff.dispatcher import PresenceTracker, QueueDispatcher
 from handoff.events import EventBus
 from handoff.rasa import RasaClient
 from handoff.relay import CustomerRelay
-from handoff.settings import PROJECT, Settings
+from handoff.settings import Settings
 from handoff.tickets.flows import TicketFlows
 from handoff.web import (
     MAX_EVENTS_BODY_BYTES,
@@ -51,8 +52,6 @@ from handoff.web import (
 )
 
 logger = logging.getLogger(__name__)
-
-DEMO_ACCOUNTS = PROJECT / "var" / "handoff-accounts.txt"
 
 
 @web.middleware
@@ -158,7 +157,8 @@ async def _prepare_agents(
     async with database.transaction() as db:
         staff = await agents.list_agents(db)
         if not staff and settings.demo_agents:
-            _write_demo_accounts(await _create_demo_agents(db, passwords), DEMO_ACCOUNTS)
+            accounts = await _create_demo_agents(db, passwords)
+            _write_demo_accounts(accounts, settings.demo_accounts_path)
     for agent in staff:
         if agent.presence != Presence.OFFLINE:
             presence.connected(agent.id)
@@ -192,8 +192,11 @@ async def _create_demo_agents(
 
 
 def _write_demo_accounts(accounts: list[tuple[str, str, str]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     lines = [f"{username}\t{password}\t{role}" for username, password, role in accounts]
-    path.write_text("# username\tpassword\trole\n" + "\n".join(lines) + "\n")
+    # Private from the start, whatever the umask: the file holds passwords.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write("# username\tpassword\trole\n" + "\n".join(lines) + "\n")
     path.chmod(0o600)
     logger.warning("Created demo agent accounts; their passwords are in %s", path)

@@ -38,8 +38,10 @@ class Settings(BaseSettings):
     session_idle_seconds: float = 3600
     # Average handling time used for wait estimates until there is history.
     default_handling_seconds: float = 300.0
-    # Create demo agents (written to var/demo-agents.txt) when there are none.
+    # Create demo agents when there are none, their passwords written to
+    # `demo_accounts_path` (the launcher sets its stack's var/).
     demo_agents: bool = False
+    demo_accounts_path: Path = PROJECT / "var" / "handoff-accounts.txt"
     # Origins allowed to use a console session (websocket, sign-in, changes)
     # besides the bridge's own.
     allowed_origins: list[str] = Field(default_factory=list)

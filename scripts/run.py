@@ -118,7 +118,7 @@ def banner(stack: Stack) -> str:
         '{"sender": "me", "message": "你好"}\n'
         f"  socket.io:     http://localhost:{ports.rasa}/socket.io\n"
         f"  agent console: http://localhost:{ports.bridge}/console/ "
-        "(demo accounts in var/handoff-accounts.txt)\n"
+        f"(demo accounts in {stack.demo_accounts})\n"
         f"  bridge API:    http://localhost:{ports.bridge}/api/openapi.yaml "
         f"(token in {stack.var / 'secrets.env'})\n"
         "  terminal:      make shell (in another terminal)\n"

@@ -147,6 +147,11 @@ class Stack:
         return self.var / "endpoints.yml"
 
     @property
+    def demo_accounts(self) -> Path:
+        """Where the bridge writes the demo accounts it creates."""
+        return self.var / "handoff-accounts.txt"
+
+    @property
     def database_url(self) -> str:
         """The bridge's database: the operator's HANDOFF_DATABASE_URL, else var/."""
         return (
@@ -217,6 +222,7 @@ class Stack:
                     "HANDOFF_DATABASE_URL": self.database_url,
                     "HANDOFF_RASA_URL": self.rasa_url,
                     "HANDOFF_RASA_TOKEN": self.secrets.rasa_jwt_secret,
+                    "HANDOFF_DEMO_ACCOUNTS_PATH": str(self.demo_accounts),
                 },
                 self._log("bridge"),
             ),

@@ -64,6 +64,15 @@ def test_every_process_gets_the_ports_it_calls(stack: Stack):
     assert rasa.command[rasa.command.index("--port") + 1] == "6005"
 
 
+def test_each_stack_keeps_its_demo_accounts_in_its_own_var(stack: Stack):
+    """The bridge wrote them to the project's var/ whatever the stack: a
+    benchmark's or test's stack replaced `make run`'s accounts file with
+    passwords its bridge does not know."""
+    bridge = stack.services()[0]
+    assert bridge.env["HANDOFF_DEMO_ACCOUNTS_PATH"] == str(stack.demo_accounts)
+    assert stack.demo_accounts == stack.var / "handoff-accounts.txt"
+
+
 def test_no_secret_is_on_a_command_line(stack: Stack):
     tokens = set(vars(stack.secrets).values())
     for service in stack.services():
