@@ -6,6 +6,7 @@ tracker store, and a re-run reads only events added since the checkpoint."""
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -106,7 +107,11 @@ def default_path(directory: Path, tracker_url: str) -> Path:
 
 class Warehouse:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # It holds what customers wrote: owner-only, whatever the umask (SQLite
+        # gives its journal files the database's mode).
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        path.chmod(0o600)
         self.path = path
         self.engine: Engine = create_engine(f"sqlite:///{path}", future=True)
         event.listen(self.engine, "connect", _fast_sqlite)
