@@ -37,6 +37,10 @@ model, and the model's graph binds its components' functions as it loads.
   the customer hears nothing. The custom action now utters
   `SERVICE_UNAVAILABLE_RESPONSE` and the bot listens again, so the customer
   knows to try again and the conversation goes on.
+- sanic-jwt, which checks the JWTs of Rasa's HTTP API, answers 401 to a
+  token it cannot decode but lets `InvalidAlgorithmError` through: a token
+  of another algorithm (`alg: none`, HS512) got anyone a 500 and a
+  traceback in Rasa's log. It is now refused like any other bad token.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import jwt
 import rasa.server
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction, create_bot_utterance
 from rasa.core.processor import MessageProcessor
@@ -63,6 +68,7 @@ from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import INTENT_NAME_KEY, TEXT
 from rasa.shared.utils.schemas.events import EVENTS_SCHEMA
 from sanic.request import Request
+from sanic_jwt.authentication import Authentication
 
 if TYPE_CHECKING:
     from rasa.core.channels.channel import OutputChannel, UserMessage
@@ -102,6 +108,7 @@ _rasa_convert_user_message = NLUMessageConverter.convert_user_message
 _rasa_parse_message = MessageProcessor.parse_message
 _rasa_unpack_shortcuts = RegexMessageHandler.process
 _rasa_run_remote_action = RemoteAction.run
+_sanic_jwt_decode = Authentication._decode
 
 
 @functools.cache
@@ -215,9 +222,21 @@ async def run_remote_action(
     return [*events, FollowupAction(ACTION_LISTEN_NAME)]
 
 
+async def decode_jwt(
+    self: Authentication, token: str, verify: bool = True, inline_claims: Any = None
+) -> dict[str, Any]:
+    """sanic-jwt's `Authentication._decode`, with a token of an algorithm
+    other than Rasa's raised as the `DecodeError` sanic-jwt answers with 401."""
+    try:
+        return await _sanic_jwt_decode(self, token, verify=verify, inline_claims=inline_claims)
+    except jwt.InvalidAlgorithmError as error:
+        raise jwt.DecodeError(str(error)) from error
+
+
 def apply() -> None:
     rasa.server.validate_events_in_request_body = validate_events_in_request_body
     NLUMessageConverter.convert_user_message = convert_user_message
     MessageProcessor.parse_message = parse_message
     RegexMessageHandler.process = unpack_shortcuts
     RemoteAction.run = run_remote_action
+    Authentication._decode = decode_jwt

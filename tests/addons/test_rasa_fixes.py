@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
+import jwt
 import pytest
 import rasa.server
 from aiohttp import web
@@ -36,10 +37,17 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.utils.schemas.events import EVENTS_SCHEMA
 from rasa.utils.endpoints import EndpointConfig
+from sanic import Sanic
+from sanic.compat import Header
+from sanic.request import Request
+from sanic_jwt.authentication import Authentication
 
 import addons.broker  # noqa: F401  (importing it applies the fixes)
 from addons import rasa_fixes
 from tests.conftest import PROJECT
+
+JWT_SECRET = "a-secret-long-enough-for-hs512-" * 3
+ADMIN_CLAIMS = {"user": {"username": "bridge", "role": "admin"}}
 
 BODIES: list[Any] = [
     {"event": "bot", "text": "您好", "metadata": {"agent_id": "7"}},
@@ -71,6 +79,7 @@ def installed() -> list[bool]:
         MessageProcessor.parse_message is rasa_fixes.parse_message,
         RegexMessageHandler.process is rasa_fixes.unpack_shortcuts,
         RemoteAction.run is rasa_fixes.run_remote_action,
+        Authentication._decode is rasa_fixes.decode_jwt,
     ]
 
 
@@ -283,3 +292,29 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# --- Rasa's HTTP API refuses a token of another algorithm like any bad token --
+
+
+@pytest.mark.parametrize(
+    ("token", "accepted"),
+    [
+        (jwt.encode(ADMIN_CLAIMS, JWT_SECRET, algorithm="HS256"), True),
+        (jwt.encode(ADMIN_CLAIMS, JWT_SECRET, algorithm="HS512"), False),
+        # alg "none": no signature at all
+        (jwt.encode(ADMIN_CLAIMS, None, algorithm="none"), False),
+        ("not.a.token", False),
+    ],
+    ids=["HS256", "HS512", "none", "garbage"],
+)
+async def test_a_token_of_another_algorithm_is_not_authenticated(token, accepted, monkeypatch):
+    """sanic-jwt turned DecodeError into 401 but let InvalidAlgorithmError
+    through: anyone could get a 500 and a traceback in Rasa's log per
+    request with `Authorization: Bearer eyJhbGciOiJub25lIn0.e30.`."""
+    monkeypatch.setattr(Sanic, "test_mode", True)  # one Rasa app per case
+    app = rasa.server.create_app(jwt_secret=JWT_SECRET, jwt_method="HS256")
+    request = Request(
+        b"/status", Header({"Authorization": f"Bearer {token}"}), "1.1", "GET", None, app
+    )
+    assert await app.ctx.auth.is_authenticated(request) is accepted
