@@ -38,6 +38,11 @@ class BodyTooLarge(ChannelError):
     default_message = "The request body is too large."
 
 
+class InvalidPacket(ChannelError):
+    code = "invalid_packet"
+    default_message = "The body holds an engine.io packet that clients do not send."
+
+
 class InvalidSenderId(ChannelError):
     code = "invalid_sender_id"
     default_message = "The sender id has an invalid shape."

@@ -33,13 +33,19 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint
 from sanic.request import Request
 
-from addons.channels.errors import ChannelError, InvalidMessage, RateLimited
+from addons.channels.errors import ChannelError, InvalidMessage, InvalidPacket, RateLimited
 from addons.channels.guard import ChannelLimits, InboundGuard
 from addons.channels.webhooks import error_response, receive_body
 
 logger = logging.getLogger(__name__)
 
 REJECTED_EVENT = "message_rejected"
+# Engine.IO v4 packets a client sends over polling: close, ping, pong,
+# message, upgrade, and "b" for a base64 binary message. engine.io answers
+# the others (open, noop) by closing the session and waiting for a poll to
+# take the close packet: a POST that never ends.
+CLIENT_PACKET_TYPES = frozenset(b"12345b")
+PACKET_SEPARATOR = b"\x1e"
 # Customers see this as a bot message; the language of the conversation is
 # not known here, so it speaks both.
 SLOW_DOWN_NOTICE = (
@@ -138,10 +144,19 @@ class SocketIOInput(socketio.SocketIOInput):
 
         async def bounded_handle_request(request: Request, *args: Any, **kwargs: Any) -> Any:
             try:
-                await receive_body(request, limit)
+                body = await receive_body(request, limit)
+                if request.method == "POST":
+                    check_client_packets(body)
             except ChannelError as error:
                 return error_response(error)
             return await handle_request(request, *args, **kwargs)
 
         bounded_handle_request.is_stream = True  # type: ignore[attr-defined]
         engineio.handle_request = bounded_handle_request
+
+
+def check_client_packets(payload: bytes) -> None:
+    """Refuses a polling payload holding a packet type no client sends."""
+    for packet in payload.split(PACKET_SEPARATOR):
+        if not packet or packet[0] not in CLIENT_PACKET_TYPES:
+            raise InvalidPacket()

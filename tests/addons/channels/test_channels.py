@@ -259,3 +259,17 @@ def test_socketio_with_session_persistence_answers_in_the_requested_session():
         assert stranger.wait_for(REJECTED_EVENT)["error"]["code"] == "invalid_sender_id"
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize("payload", ["6", "0", "4hi\x1e6"])
+def test_socketio_refuses_packets_no_client_sends_at_once(server, payload):
+    """engine.io answered an `open` or `noop` packet from a client by closing
+    the session and waiting for a poll that never came: the POST hung (Rasa
+    lets a request run an hour), one held connection per request."""
+    client = PollingSocketIOClient(server.url)
+    refused = client.http.post(client.url, params=client.params, data=payload, timeout=5)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_packet"
+    client.emit("user_uttered", {"message": "hi"})
+    assert client.wait_for("bot_uttered") == {"text": "echo:hi"}, "the session goes on"
+    assert [message.text for message in server.received] == ["hi"]
