@@ -96,7 +96,7 @@ async def test_a_customer_is_handed_to_an_agent_and_back(handoff_stack: HandoffS
         await asyncio.to_thread(assistant.say, customer, "我的订单241108302211一直没发货")
         replies = await asyncio.to_thread(assistant.texts, customer, "我要转人工")
         # Other tests' customers may still be waiting: the position is at least 1.
-        assert any(re.search(r"转接人工客服.*前面还有 \d+ 位", text) for text in replies), replies
+        assert any(re.search(r"转接人工客服.*排在第 \d+ 位", text) for text in replies), replies
         offer = await console.next_event(
             "ticket.offered",
             agent_id=agent["id"],
