@@ -1504,12 +1504,7 @@
         return;
       }
       open.loading = false;
-      open.ticket = context.ticket;
-      open.context = context;
-      open.notes = context.notes || [];
-      open.history = context.history || [];
-      open.past = context.past_tickets || [];
-      renderConversation(true);
+      applyContext(open, context);
       // Live messages that arrived while loading: the transcript may already
       // hold them (it has no message ids), so skip ones matching its tail.
       open.pending.forEach(function (data) {
@@ -1555,18 +1550,23 @@
           retryContext(open, Math.min(delay * 2, RETRY_MAX_MS));
           return;
         }
-        open.ticket = context.ticket;
-        open.context = context;
-        open.notes = context.notes || [];
-        open.history = context.history || [];
-        open.past = context.past_tickets || [];
-        renderConversation(true);
+        applyContext(open, context);
         scrollTranscript(true);
         loadSuggestions();
       }, function () {
         retryContext(open, Math.min(delay * 2, RETRY_MAX_MS));
       });
     }, delay);
+  }
+
+  /** Shows what GET /context said of the open conversation. */
+  function applyContext(open, context) {
+    open.ticket = context.ticket;
+    open.context = context;
+    open.notes = context.notes || [];
+    open.history = context.history || [];
+    open.past = context.past_tickets || [];
+    renderConversation(true);
   }
 
   function inTranscriptTail(data) {
