@@ -18,6 +18,9 @@ import aiohttp
 logger = logging.getLogger(__name__)
 
 DEFAULT_URL = "http://127.0.0.1:5056"
+# The bridge refuses NUL in text (PostgreSQL cannot store it), while the
+# channels keep what customers send as written, NUL included.
+NUL, REPLACEMENT_CHARACTER = "\x00", "\ufffd"
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=3)
 
 
@@ -49,7 +52,9 @@ class BridgeClient:
         if not self.token:
             raise BridgeError("HANDOFF_API_TOKEN is not set")
         try:
-            async with self._session().post(f"{self.url}{path}", json=payload) as response:
+            async with self._session().post(
+                f"{self.url}{path}", json=storable(payload)
+            ) as response:
                 body = await response.json(content_type=None)
                 if response.status >= 400:
                     message = (body or {}).get("error", {}).get("message", response.reason)
@@ -72,6 +77,18 @@ class BridgeClient:
             _path("api", "tickets", ticket_id, "csat"),
             {"conversation_id": conversation_id, "score": score, "comment": comment},
         )
+
+
+def storable(value: Any) -> Any:
+    """`value` with NUL replaced in every string, keys included: a stray NUL
+    in what the customer typed must not cost them their ticket or survey."""
+    if isinstance(value, str):
+        return value.replace(NUL, REPLACEMENT_CHARACTER)
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    return value
 
 
 def _path(*segments: object) -> str:

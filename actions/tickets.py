@@ -27,6 +27,8 @@ CONTEXT_SLOTS = (
 )  # fmt: skip
 TRANSCRIPT_TURNS = 12
 TITLE_LENGTH = 80
+# The bridge's `TicketIn.channel`; a REST client may name a longer one.
+CHANNEL_LENGTH = 64
 FALLBACK_TITLES = {"zh": "客户请求人工服务", "en": "Customer asked for a human agent"}
 
 
@@ -76,7 +78,7 @@ def ticket_payload(tracker: Tracker, reason: str | None) -> dict[str, Any]:
     slots = {name: tracker.get_slot(name) for name in CONTEXT_SLOTS}
     return {
         "conversation_id": tracker.sender_id,
-        "channel": tracker.get_latest_input_channel() or "rest",
+        "channel": _clip(tracker.get_latest_input_channel(), CHANNEL_LENGTH) or "rest",
         "customer": {
             "name": _clip(metadata.get("customer_name") or metadata.get("name"), 255),
             "contact": _clip(

@@ -267,6 +267,44 @@ async def test_a_complaint_opens_an_urgent_ticket(bridge, dispatcher, tracker_fo
     assert ticket.handoff_reason == "urgent"
 
 
+async def test_what_the_customer_sent_never_keeps_them_from_a_ticket(
+    bridge, dispatcher, tracker_for, domain_dict
+):
+    """The channels keep text as written, NUL included, and let a REST
+    client name an input channel of up to 128 characters; the bridge refuses
+    NUL (PostgreSQL cannot store it) and channels over 64. The handoff was
+    refused, the customer told it was noted, and no ticket ever came."""
+    events = [
+        {
+            "event": "user",
+            "text": "我的快递\x00丢了",
+            "input_channel": "app-" + "x" * 100,
+            "parse_data": {"intent": {"name": "order_status"}},
+        },
+        {"event": "bot", "text": "“\x00”不是有效的订单号"},
+        {
+            "event": "user",
+            "text": "转人工",
+            "input_channel": "app-" + "x" * 100,
+            "parse_data": {"intent": {"name": "request_human"}},
+        },
+    ]
+    tracker = tracker_for(
+        "转人工",
+        intent="request_human",
+        events=events,
+        metadata={"name": "Li\x00", "contact": {"phone": "138"}},
+        slots={"order_id": "2411\x00"},
+    )
+    events = await ActionRequestHuman().run(dispatcher, tracker, domain_dict)
+    assert responses(dispatcher) == ["utter_handoff_no_agents"]
+    ticket = await stored_ticket(bridge, slot_events(events)["ticket_id"])
+    assert ticket.title == "我的快递\ufffd丢了"
+    assert "\x00" not in ticket.description and "bot: “\ufffd”" in ticket.description
+    assert ticket.channel == ("app-" + "x" * 100)[:64]
+    assert (ticket.customer_name, ticket.order_id) == ("Li\ufffd", "2411\ufffd")
+
+
 def test_the_ticket_is_written_from_the_conversation(tracker_for):
     events = [
         {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}},
@@ -327,6 +365,19 @@ async def test_the_survey_result_is_stored_on_the_ticket(
     ticket = await stored_ticket(bridge, ticket_id)
     assert (ticket.csat_score, ticket.csat_comment) == (2, "等太久")
     assert responses(dispatcher)[-1] == "utter_csat_thanks"
+
+
+async def test_a_survey_comment_with_nul_is_stored_not_lost(
+    bridge, dispatcher, tracker_for, domain_dict
+):
+    """The bridge refused the comment (NUL), and with it the score."""
+    ticket_id = await resolved_ticket(bridge, dispatcher, tracker_for, domain_dict)
+    tracker = tracker_for(
+        "没有", slots={"ticket_id": ticket_id, "csat_score": 4, "csat_comment": "还\x00行"}
+    )
+    await ActionSubmitCsat().run(dispatcher, tracker, domain_dict)
+    ticket = await stored_ticket(bridge, ticket_id)
+    assert (ticket.csat_score, ticket.csat_comment) == (4, "还\ufffd行")
 
 
 async def resolved_ticket(bridge, dispatcher, tracker_for, domain_dict, sender="customer") -> str:
