@@ -29,6 +29,10 @@ TRANSCRIPT_TURNS = 12
 TITLE_LENGTH = 80
 # The bridge's `TicketIn.channel`; a REST client may name a longer one.
 CHANNEL_LENGTH = 64
+# Each text in the ticket's context (a turn, a slot): the agent reads the
+# whole conversation in the console; long ones quoted whole made a body over
+# the bridge's limit (256 KiB), and the handoff was refused.
+CONTEXT_TEXT_LENGTH = 500
 FALLBACK_TITLES = {"zh": "客户请求人工服务", "en": "Customer asked for a human agent"}
 
 
@@ -75,7 +79,7 @@ def ticket_payload(tracker: Tracker, reason: str | None) -> dict[str, Any]:
     title = problems[-1] if problems else FALLBACK_TITLES.get(language, FALLBACK_TITLES["zh"])
     category = tracker.get_slot("category")
     metadata = (tracker.latest_message or {}).get("metadata") or {}
-    slots = {name: tracker.get_slot(name) for name in CONTEXT_SLOTS}
+    slots = {name: _brief(tracker.get_slot(name)) for name in CONTEXT_SLOTS}
     return {
         "conversation_id": tracker.sender_id,
         "channel": _clip(tracker.get_latest_input_channel(), CHANNEL_LENGTH) or "rest",
@@ -96,13 +100,17 @@ def ticket_payload(tracker: Tracker, reason: str | None) -> dict[str, Any]:
         "source": "assistant",
         "context": {
             "slots": {name: value for name, value in slots.items() if value is not None},
-            "intents": turns[-5:],
+            "intents": [{**turn, "text": _brief(turn["text"])} for turn in turns[-5:]],
         },
     }
 
 
 def _clip(value: Any, length: int) -> str | None:
     return None if value in (None, "") else str(value)[:length]
+
+
+def _brief(value: Any) -> Any:
+    return value[:CONTEXT_TEXT_LENGTH] if isinstance(value, str) else value
 
 
 async def open_ticket(tracker: Tracker, reason: str | None) -> dict[str, Any] | None:

@@ -305,6 +305,30 @@ async def test_what_the_customer_sent_never_keeps_them_from_a_ticket(
     assert (ticket.customer_name, ticket.order_id) == ("Li\ufffd", "2411\ufffd")
 
 
+async def test_long_messages_never_keep_the_customer_from_a_ticket(
+    bridge, dispatcher, tracker_for, domain_dict
+):
+    """Five messages within the channels' 10,000 characters, quoted whole in
+    the ticket's context (and a refund reason taken from the text), made a
+    body over the bridge's 256 KiB: the handoff was refused with 413."""
+    long_turn = {
+        "event": "user",
+        "text": "退" * 9_990,
+        "parse_data": {"intent": {"name": "return_refund"}},
+    }
+    tracker = tracker_for(
+        "转人工",
+        intent="request_human",
+        events=[long_turn] * 6,
+        slots={"refund_reason": "坏" * 9_990},
+    )
+    events = await ActionRequestHuman().run(dispatcher, tracker, domain_dict)
+    assert responses(dispatcher) == ["utter_handoff_no_agents"]
+    ticket = await stored_ticket(bridge, slot_events(events)["ticket_id"])
+    assert ticket.context["slots"]["refund_reason"].startswith("坏")
+    assert all(turn["text"].startswith("退") for turn in ticket.context["intents"])
+
+
 def test_the_ticket_is_written_from_the_conversation(tracker_for):
     events = [
         {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet"}}},
