@@ -5,15 +5,17 @@ message, rather than restarting forever."""
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO
 
@@ -23,6 +25,8 @@ logger = logging.getLogger("launcher")
 
 STOP_TIMEOUT = 15
 POLL_SECONDS = 0.5
+# prctl(2): the signal a process gets when the thread that started it ends.
+PR_SET_PDEATHSIG = 1
 
 
 class SupervisorError(RuntimeError):
@@ -102,6 +106,14 @@ class Supervisor:
         that dies while starting stops the start: its settings are wrong,
         and restarting would not fix them."""
         for service in services:
+            if answers(service.health_url):
+                # Ours could not bind, and the health check would be answered
+                # by whatever holds the port: "up", then a crash loop.
+                raise StartupFailed(
+                    f"{service.name}: {service.health_url} already answers before it was "
+                    "started; another stack (an earlier `make run`, or processes it left "
+                    "behind) holds the port. Stop it, or choose other ports."
+                )
             self._services[service.name] = service
             self._spawn(service)
             self._wait_until_up(service, timeout)
@@ -180,6 +192,7 @@ class Supervisor:
                 stdout=output,
                 stderr=subprocess.STDOUT if output else None,
                 umask=PRIVATE_UMASK,
+                preexec_fn=_end_with(os.getpid()),
             )
         finally:
             if output is not None:
@@ -207,3 +220,21 @@ class Supervisor:
         if service.log is None or not service.log.exists():
             return ""
         return f":\n{service.log.read_text(errors='replace')[-3000:]}"
+
+
+def _end_with(launcher: int) -> Callable[[], None] | None:
+    """What a process runs before its program: on Linux, to get SIGTERM when
+    the launcher ends however it ends (SIGKILL, the OOM killer), so that no
+    process lives on holding the stack's ports and secrets with nothing to
+    stop it. The signal follows the thread that started the process, so
+    start and restart from one that outlives the stack (the main thread)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before the fork
+
+    def end_with_launcher() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != launcher:  # it ended before the line above
+            os._exit(1)
+
+    return end_with_launcher

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from scripts.stack import Ports, Secrets, Service, Stack, free_port
+from scripts.stack import PROJECT, Ports, Secrets, Service, Stack, free_port
 from scripts.supervisor import GaveUp, RestartPolicy, StartupFailed, Supervisor, answers
 from tests.integration.conftest import wait_for
 
@@ -118,3 +119,55 @@ def test_stop_ends_every_process(supervisor):
     processes = manager.processes
     manager.stop()
     assert all(process.poll() is not None for process in processes)
+
+
+def test_a_port_another_stack_answers_on_fails_the_start(supervisor, tmp_path):
+    """A second `make run`, or processes an earlier one left behind, held the
+    ports: the new processes could not bind, but the old ones answered their
+    health checks, so the start said "The system is up", then the new ones
+    crash-looped and gave up with a misleading reason."""
+    port = free_port()
+    squatter = subprocess.Popen(http_service("old", port).command)
+    try:
+        wait_for(lambda: answers(f"http://127.0.0.1:{port}/"), timeout=20, interval=0.1)
+        with pytest.raises(StartupFailed, match=f"{port}/ already answers"):
+            supervisor().start([http_service("bridge", port)], timeout=20)
+    finally:
+        squatter.kill()
+        squatter.wait()
+
+
+LAUNCHER = """
+import sys, time
+from pathlib import Path
+from scripts.stack import Ports, Secrets, Stack
+from scripts.supervisor import Supervisor
+from tests.scripts.test_supervisor import http_service
+supervisor = Supervisor(Stack(ports=Ports(), secrets=Secrets.generate(), var=Path(sys.argv[2])))
+supervisor.start([http_service("child", int(sys.argv[1]))], timeout=20)
+print(supervisor.process("child").pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_processes_end_when_the_launcher_is_killed(tmp_path):
+    """With the launcher killed (SIGKILL, the OOM killer) its processes lived
+    on, holding the ports and the old secrets, and nothing stopped them."""
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", LAUNCHER, str(free_port()), str(tmp_path)],
+        cwd=PROJECT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    child = int(launcher.stdout.readline())
+    launcher.kill()
+    launcher.wait()
+    try:
+        wait_for(lambda: not Path(f"/proc/{child}").exists() or zombie(child), timeout=10)
+    finally:
+        if Path(f"/proc/{child}").exists():
+            os.kill(child, signal.SIGKILL)
+
+
+def zombie(pid: int) -> bool:
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
