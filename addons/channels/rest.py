@@ -30,7 +30,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
-from addons.channels.errors import ChannelError, InvalidMessage, MalformedBody
+from addons.channels.errors import ChannelError, InvalidMessage, InvalidSenderId, MalformedBody
 from addons.channels.guard import ChannelLimits, InboundGuard, InboundMessage
 from addons.channels.webhooks import error_response, receive_body
 
@@ -62,10 +62,15 @@ class RestInput(rest.RestInput):
         input_channel = body.get("input_channel")
         if input_channel is not None:
             self.guard.check_id(input_channel, "input_channel")
+        if body.get("sender") is None:
+            # Rasa would put it in its one "default" conversation, shared by
+            # every client that sends no sender: strangers would read each
+            # other's orders in the bot's answers.
+            raise InvalidSenderId("The body needs a sender: the customer's own id.", field="sender")
         if body.get("message") is None:
             # Rasa would take it as a message without text and fail in NLU.
             raise InvalidMessage("The body needs a message: a string.")
-        message = self.guard.admit(body.get("sender"), body["message"], body.get("metadata"))
+        message = self.guard.admit(body["sender"], body["message"], body.get("metadata"))
         return message, input_channel or self.name()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -124,6 +124,10 @@ def test_rest_repairs_lone_surrogates_in_text_and_metadata(server):
         # Rasa's shortcut parsing calls .strip() on the text: no message was an error log and [].
         ({"sender": "c"}, "invalid_message"),
         ({"sender": "c", "message": None}, "invalid_message"),
+        # Rasa put every message without a sender in one conversation, "default":
+        # strangers read each other's orders in the bot's answers.
+        ({"message": "hi"}, "invalid_sender_id"),
+        ({"sender": None, "message": "hi"}, "invalid_sender_id"),
         ({"sender": "c", "message": "hi", "metadata": [1]}, "invalid_metadata"),
         ({"sender": "c", "message": "hi", "metadata": {"k": "v" * 300}}, "metadata_too_large"),
         (["sender", "message"], "malformed_body"),
