@@ -66,9 +66,6 @@ class BridgeClient:
     async def request_handoff(self, handoff: dict[str, Any]) -> dict[str, Any]:
         return await self._post("/api/handoffs", handoff)
 
-    async def open_ticket(self, ticket: dict[str, Any]) -> dict[str, Any]:
-        return await self._post("/api/tickets", ticket)
-
     async def record_csat(
         self, ticket_id: int, *, conversation_id: str, score: int | None, comment: str | None
     ) -> dict[str, Any]:

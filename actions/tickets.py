@@ -114,9 +114,15 @@ def _brief(value: Any) -> Any:
 
 
 async def open_ticket(tracker: Tracker, reason: str | None) -> dict[str, Any] | None:
-    """Opens a follow-up ticket; the conversation goes on either way."""
+    """Opens a follow-up ticket, or adds to the conversation's open one (the
+    bridge links a conversation's requests), so that a customer repeating a
+    complaint does not fill the queue with urgent duplicates. The
+    conversation goes on either way."""
     try:
-        return await bridge.open_ticket(ticket_payload(tracker, reason))
+        handoff = await bridge.request_handoff(
+            {**ticket_payload(tracker, reason), "follow_up": True}
+        )
+        return handoff["ticket"]
     except BridgeError as error:
         logger.warning("Could not open a ticket for %s: %s", tracker.sender_id, error)
         return None

@@ -267,6 +267,25 @@ async def test_a_complaint_opens_an_urgent_ticket(bridge, dispatcher, tracker_fo
     assert ticket.handoff_reason == "urgent"
 
 
+async def test_a_repeated_complaint_adds_to_the_open_ticket(
+    bridge, dispatcher, tracker_for, domain_dict
+):
+    """Each complaint opened a new urgent ticket: one customer repeating it
+    (60 a minute within the channel's rate) filled the queue with them."""
+    ids = set()
+    for words in ("我要投诉，快递太慢了", "我要投诉！还没到"):
+        tracker = tracker_for(
+            words, intent="complaint", slots={"priority": "urgent", "category": "complaint"}
+        )
+        ids.add(
+            slot_events(await ActionOpenTicket().run(dispatcher, tracker, domain_dict))["ticket_id"]
+        )
+    assert len(ids) == 1
+    ticket = await stored_ticket(bridge, ids.pop())
+    assert (ticket.priority, ticket.live) == ("urgent", False)
+    assert "还没到" in ticket.description
+
+
 async def test_what_the_customer_sent_never_keeps_them_from_a_ticket(
     bridge, dispatcher, tracker_for, domain_dict
 ):
