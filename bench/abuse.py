@@ -17,7 +17,7 @@ the round trip of each of their messages.
 - Phase A: the honest customers alone.
 - Phase B: the same, while
   - one sender floods Rasa with 100,000-character Chinese messages
-    (`--flood-rate`, 50 a second);
+    (`--flood-rate`, 50 a second; `--flood-chars` sets their length);
   - sign-ins with wrong passwords hammer the bridge (`--login-rate`, 50 a
     second);
   - malformed bodies go to both (`--junk-rate`, 20 a second: deep JSON
@@ -70,7 +70,7 @@ HONEST_SCRIPT = ("你好", "帮我查下订单 241108302211", "退货运费谁�
 HONEST_PAUSE_SECONDS = 0.5
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=120)
 MAX_IN_FLIGHT = 64
-LONG_MESSAGE = "我的订单一直没有到，请帮我查一下物流信息。" * 5_000  # 100,000 characters
+LONG_MESSAGE_PHRASE = "我的订单一直没有到，请帮我查一下物流信息。"  # 20 characters
 FLOODER = "flooder"
 MALFORMED_BODIES: tuple[tuple[str, bytes], ...] = (
     ("deep nesting", b"[" * 100_000),
@@ -108,6 +108,7 @@ class BenchConfig:
     rounds: int
     # Requests a second of each kind of abuse.
     flood_rate: float
+    flood_chars: int
     login_rate: float
     junk_rate: float
 
@@ -207,13 +208,18 @@ class Attackers:
     bridge_url: str
     config: BenchConfig
 
+    @property
+    def _long_message(self) -> str:
+        repeats = self.config.flood_chars // len(LONG_MESSAGE_PHRASE) + 1
+        return (LONG_MESSAGE_PHRASE * repeats)[: self.config.flood_chars]
+
     async def run(self, seconds: float) -> dict[str, dict[str, int]]:
         """What the attackers got back, by kind and HTTP status."""
         answers: dict[str, Counter[str]] = {}
         deadline = time.monotonic() + seconds
         config = self.config
         attacks = (
-            ("100,000-char flood", self._flood, config.flood_rate),
+            (f"{config.flood_chars:,}-char flood", self._flood, config.flood_rate),
             ("bad login", self._bad_login, config.login_rate),
             ("malformed body", self._malformed, config.junk_rate),
         )
@@ -263,7 +269,7 @@ class Attackers:
     async def _flood(self, session: aiohttp.ClientSession) -> int:
         async with session.post(
             f"{self.rasa_url}/webhooks/rest/webhook",
-            json={"sender": FLOODER, "message": LONG_MESSAGE},
+            json={"sender": FLOODER, "message": self._long_message},
         ) as response:
             await response.read()
             return response.status
@@ -342,6 +348,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--phase-seconds", type=float, default=60)
     parser.add_argument("--rounds", type=int, default=2, help="A/B pairs")
     parser.add_argument("--flood-rate", type=float, default=50, help="long messages a second")
+    parser.add_argument(
+        "--flood-chars", type=int, default=100_000, help="length of the flood's messages"
+    )
     parser.add_argument("--login-rate", type=float, default=50, help="bad sign-ins a second")
     parser.add_argument("--junk-rate", type=float, default=20, help="malformed bodies a second")
     parser.add_argument("--small", action="store_true", help="2 customers, 8 s phases, 1 round")
@@ -359,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         phase_seconds=args.phase_seconds,
         rounds=args.rounds,
         flood_rate=args.flood_rate,
+        flood_chars=args.flood_chars,
         login_rate=args.login_rate,
         junk_rate=args.junk_rate,
     )
