@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Reversible
 from contextvars import ContextVar
 from http import HTTPStatus
@@ -70,6 +69,8 @@ from rasa.shared.utils.schemas.events import EVENTS_SCHEMA
 from sanic.request import Request
 from sanic_jwt.authentication import Authentication
 
+from addons.analysis import MAX_ANALYSED_CHARS
+
 if TYPE_CHECKING:
     from rasa.core.channels.channel import OutputChannel, UserMessage
     from rasa.core.nlg import NaturalLanguageGenerator
@@ -80,20 +81,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def _positive_int_from_environment(name: str, default: int) -> int:
-    """A limit the operator may set; a value that is not a positive whole
-    number stops Rasa at start-up rather than silently meaning something else."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdecimal() or int(value) < 1:
-        raise ValueError(f"{name} must be a positive whole number, not {value!r}")
-    return int(value)
-
-
-# How much of a message NLU analyses. Customer messages are short; this bounds
-# what a pasted text costs (about 0.3 s of Rasa's event loop at 2,000).
-MAX_ANALYSED_CHARS = _positive_int_from_environment("NLU_MAX_ANALYSED_CHARS", 2000)
 # Intents only the bridge triggers (trigger_intent), never a customer.
 EXTERNAL_INTENT_PREFIX = "EXTERNAL_"
 # What the customer hears when a custom action cannot run (domain.yml).

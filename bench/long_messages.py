@@ -51,7 +51,7 @@ def main() -> int:
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
-    from addons import rasa_fixes
+    from addons import analysis, rasa_fixes
 
     if not args.unfixed:
         rasa_fixes.apply()  # before the model loads: the graph binds its functions then
@@ -60,7 +60,7 @@ def main() -> int:
     agent = Agent.load(args.model)
     asyncio.run(agent.parse_message("你好"))  # loads lazily built parts
 
-    baseline = rasa_fixes.MAX_ANALYSED_CHARS
+    baseline = analysis.MAX_ANALYSED_CHARS
     lengths = sorted(set(args.lengths) | {baseline})
     seconds: dict[int, list[float]] = {length: [] for length in lengths}
     for repeat in range(args.repeats):

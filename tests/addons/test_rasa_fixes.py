@@ -43,7 +43,7 @@ from sanic.request import Request
 from sanic_jwt.authentication import Authentication
 
 import addons.broker  # noqa: F401  (importing it applies the fixes)
-from addons import rasa_fixes
+from addons import analysis, rasa_fixes
 from tests.conftest import PROJECT
 
 JWT_SECRET = "a-secret-long-enough-for-hs512-" * 3
@@ -112,11 +112,11 @@ def test_some_bodies_under_test_are_refused():
 
 
 def test_nlu_gets_the_first_analysed_characters_of_a_message():
-    long_text = "退" * rasa_fixes.MAX_ANALYSED_CHARS + "货" * 10
+    long_text = "退" * analysis.MAX_ANALYSED_CHARS + "货" * 10
     [long_message, short_message] = NLUMessageConverter().convert_user_message(
         [UserMessage(long_text), UserMessage("我要退货")]
     )
-    assert long_message.get(TEXT) == "退" * rasa_fixes.MAX_ANALYSED_CHARS
+    assert long_message.get(TEXT) == "退" * analysis.MAX_ANALYSED_CHARS
     assert short_message.get(TEXT) == "我要退货"
 
 
@@ -126,14 +126,14 @@ def test_the_operator_sets_how_much_is_analysed(monkeypatch, value, limit):
         monkeypatch.delenv("NLU_MAX_ANALYSED_CHARS", raising=False)
     else:
         monkeypatch.setenv("NLU_MAX_ANALYSED_CHARS", value)
-    assert rasa_fixes._positive_int_from_environment("NLU_MAX_ANALYSED_CHARS", 2000) == limit
+    assert analysis.positive_int_from_environment("NLU_MAX_ANALYSED_CHARS", 2000) == limit
 
 
 @pytest.mark.parametrize("value", ["0", "-5", "2k", "1e3"])
 def test_a_limit_that_is_not_a_positive_number_stops_start_up(monkeypatch, value):
     monkeypatch.setenv("NLU_MAX_ANALYSED_CHARS", value)
     with pytest.raises(ValueError, match="NLU_MAX_ANALYSED_CHARS"):
-        rasa_fixes._positive_int_from_environment("NLU_MAX_ANALYSED_CHARS", 2000)
+        analysis.positive_int_from_environment("NLU_MAX_ANALYSED_CHARS", 2000)
 
 
 def test_a_long_message_is_analysed_capped_and_kept_whole(nlu_agent):
@@ -142,8 +142,8 @@ def test_a_long_message_is_analysed_capped_and_kept_whole(nlu_agent):
     tracker = asyncio.run(nlu_agent.tracker_store.retrieve("long-message"))
     message = tracker.latest_message
     assert message.text == text
-    assert message.parse_data["text"] == text[: rasa_fixes.MAX_ANALYSED_CHARS]
-    assert all(entity["end"] <= rasa_fixes.MAX_ANALYSED_CHARS for entity in message.entities)
+    assert message.parse_data["text"] == text[: analysis.MAX_ANALYSED_CHARS]
+    assert all(entity["end"] <= analysis.MAX_ANALYSED_CHARS for entity in message.entities)
 
 
 def test_a_100000_character_message_costs_about_what_the_analysed_part_costs(parse):
@@ -159,7 +159,7 @@ def test_a_100000_character_message_costs_about_what_the_analysed_part_costs(par
         parse(text)
         return time.perf_counter() - started
 
-    analysed = min(seconds(chinese(rasa_fixes.MAX_ANALYSED_CHARS)) for _ in range(3))
+    analysed = min(seconds(chinese(analysis.MAX_ANALYSED_CHARS)) for _ in range(3))
     huge = chinese(100_000)
     costs = []
     for _ in range(3):  # noise can only slow a run down: the fastest one counts
