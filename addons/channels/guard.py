@@ -72,8 +72,9 @@ class ChannelLimits:
     # A message costs one token, plus one for every this many characters NLU
     # will analyse: analysis costs Rasa's event loop about 0.16 ms a
     # character, so a sender of long messages gets fewer of them (a
-    # 2,000-character one costs 11 tokens) rather than stalling everyone.
-    chars_per_token: int = 200
+    # 2,000-character one costs the whole burst, about three a minute)
+    # rather than stalling everyone.
+    chars_per_token: int = 100
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> Self:
