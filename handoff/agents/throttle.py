@@ -51,8 +51,17 @@ class _Counter:
         if entry.count >= self._limit:
             entry.locked_until = now + self._window
         self._entries[key] = entry
-        while len(self._entries) > CAPACITY:
-            self._entries.popitem(last=False)
+        if len(self._entries) > CAPACITY:
+            self._forget_oldest_unlocked(now)
+
+    def _forget_oldest_unlocked(self, now: float) -> None:
+        """Makes room without ever dropping a lock: filling the table with
+        made-up usernames must not unlock a real account."""
+        for key, entry in self._entries.items():
+            if entry.locked_until <= now:
+                del self._entries[key]
+                return
+        self._entries.popitem()  # all locked: the newest streak is not kept
 
     def forget(self, key: str) -> None:
         self._entries.pop(key, None)
@@ -63,7 +72,9 @@ class _Counter:
         if entry is None:
             return
         entry.count = max(entry.count - 1, 0)
-        if entry.count < self._limit:
+        if entry.count == 0:
+            del self._entries[key]
+        elif entry.count < self._limit:
             entry.locked_until = 0.0
 
 
