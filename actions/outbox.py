@@ -131,7 +131,7 @@ class HandoffOutbox:
             try:
                 result = await send({**json.loads(payload), "follow_up": True})
             except BridgeError as error:
-                await asyncio.to_thread(self._failed, conversation_id, attempts, error)
+                await asyncio.to_thread(self._failed, conversation_id, payload, attempts, error)
                 continue
             await asyncio.to_thread(
                 self._execute,
@@ -189,14 +189,18 @@ class HandoffOutbox:
             (payload["conversation_id"], json.dumps(payload, ensure_ascii=False), now, now),
         )
 
-    def _failed(self, conversation_id: str, attempts: int, error: BridgeError) -> None:
+    def _failed(
+        self, conversation_id: str, payload: str, attempts: int, error: BridgeError
+    ) -> None:
+        """Marks the attempt on the payload that was sent: a request the customer
+        made meanwhile replaced it and starts afresh."""
         if not retryable(error):
             # Kept, not dropped: an operator can read why and fix the cause.
             logger.error("The bridge refused the held handoff for %s: %s", conversation_id, error)
             self._execute(
                 "UPDATE pending_handoffs SET rejected = 1, last_error = ?"
-                " WHERE conversation_id = ?",
-                (str(error), conversation_id),
+                " WHERE conversation_id = ? AND payload = ?",
+                (str(error), conversation_id, payload),
             )
             return
         delay = min(RETRY_FIRST_SECONDS * 2**attempts, self.retry_max_seconds)
@@ -210,8 +214,8 @@ class HandoffOutbox:
         )
         self._execute(
             "UPDATE pending_handoffs SET attempts = attempts + 1, next_attempt_at = ?,"
-            " last_error = ? WHERE conversation_id = ?",
-            (time.time() + delay, str(error), conversation_id),
+            " last_error = ? WHERE conversation_id = ? AND payload = ?",
+            (time.time() + delay, str(error), conversation_id, payload),
         )
 
     def _seconds_to_next_attempt(self) -> float:

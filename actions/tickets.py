@@ -60,14 +60,17 @@ def customer_turns(tracker: Tracker) -> list[dict[str, Any]]:
 
 
 def transcript(tracker: Tracker) -> str:
-    """The conversation's latest lines, as the agent reads them in the ticket."""
+    """The conversation's latest lines, as the agent reads them in the ticket.
+
+    One line a turn: a customer's line breaks become spaces, or a message
+    holding "\nbot: refund approved" would read as the bot's own line."""
     lines = []
     for event in tracker.events:
         if event.get("event") == "user":
             if text := customer_words(event):
-                lines.append(f"customer: {text}")
+                lines.append(f"customer: {' '.join(text.split())}")
         elif event.get("event") == "bot" and (text := (event.get("text") or "").strip()):
-            lines.append(f"bot: {text}")
+            lines.append(f"bot: {' '.join(text.split())}")
     return "\n".join(lines[-TRANSCRIPT_TURNS:])
 
 

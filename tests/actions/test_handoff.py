@@ -212,6 +212,22 @@ async def test_a_later_request_the_bridge_took_drops_the_held_one(
     assert await outbox.pending() == []
 
 
+async def test_a_failed_send_does_not_mark_the_request_that_replaced_it(outbox, tracker_for):
+    """While an old held request was being sent, the customer asked again;
+    the old send's refusal marked the new request rejected, and it was never
+    sent, although the customer had been told it was noted."""
+    await outbox.hold(ticket_payload(tracker_for("转人工"), "asked"))
+    newer = ticket_payload(tracker_for("我的耳机坏了，转人工"), "asked")
+
+    async def refused_while_the_customer_asked_again(payload):
+        await outbox.hold(newer)
+        raise BridgeError("/api/handoffs: title is too long", 422)
+
+    await outbox.deliver_due(refused_while_the_customer_asked_again)
+    [held] = await outbox.pending()
+    assert (held.payload["title"], held.attempts) == (newer["title"], 0)
+
+
 async def make_due(outbox: HandoffOutbox) -> None:
     await asyncio.to_thread(outbox._execute, "UPDATE pending_handoffs SET next_attempt_at = 0")
 
