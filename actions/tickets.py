@@ -13,6 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.bridge import BridgeError, bridge
 from actions.language import customer_language
+from actions.outbox import pending_handoffs
 
 logger = logging.getLogger(__name__)
 
@@ -120,15 +121,16 @@ async def open_ticket(tracker: Tracker, reason: str | None) -> dict[str, Any] | 
     """Opens a follow-up ticket, or adds to the conversation's open one (the
     bridge links a conversation's requests), so that a customer repeating a
     complaint does not fill the queue with urgent duplicates. The
-    conversation goes on either way."""
+    conversation goes on either way: with the bridge down, the ticket is
+    held in the outbox and opened once the bridge answers (None here)."""
+    payload = {**ticket_payload(tracker, reason), "follow_up": True}
     try:
-        handoff = await bridge.request_handoff(
-            {**ticket_payload(tracker, reason), "follow_up": True}
-        )
-        return handoff["ticket"]
+        handoff = await bridge.request_handoff(payload)
     except BridgeError as error:
-        logger.warning("Could not open a ticket for %s: %s", tracker.sender_id, error)
+        logger.warning("Ticket for %s held until the bridge answers: %s", tracker.sender_id, error)
+        await pending_handoffs.hold(payload)
         return None
+    return handoff["ticket"]
 
 
 class ActionOpenTicket(Action):

@@ -58,6 +58,7 @@ def outbox(tmp_path, monkeypatch) -> HandoffOutbox:
     """Every test holds requests in a file of its own, never in var/."""
     held = HandoffOutbox(tmp_path / "outbox.db")
     monkeypatch.setattr("actions.handoff.pending_handoffs", held)
+    monkeypatch.setattr("actions.tickets.pending_handoffs", held)
     return held
 
 
@@ -281,6 +282,19 @@ async def test_a_complaint_opens_an_urgent_ticket(bridge, dispatcher, tracker_fo
     assert (ticket.priority, ticket.category, ticket.live) == ("urgent", "complaint", False)
     assert ticket.title == "你们太坑了，我要去12315投诉"
     assert ticket.handoff_reason == "urgent"
+
+
+async def test_a_complaint_with_the_bridge_down_becomes_a_ticket_once_it_answers(
+    bridge, outbox, monkeypatch, dispatcher, tracker_for, domain_dict
+):
+    """The complaint's ticket was only logged as failed, and lost."""
+    live_bridge = bridge_module.bridge
+    monkeypatch.setattr("actions.tickets.bridge", BridgeClient("http://127.0.0.1:9", TOKEN))
+    tracker = tracker_for("你们太坑了，我要投诉", intent="complaint", slots={"priority": "urgent"})
+    assert await ActionOpenTicket().run(dispatcher, tracker, domain_dict) == []
+    assert await outbox.deliver_due(live_bridge.request_handoff) == 1
+    [ticket] = await conversation_tickets(bridge, "customer")
+    assert (ticket.title, ticket.priority, ticket.live) == ("你们太坑了，我要投诉", "urgent", False)
 
 
 async def test_a_repeated_complaint_adds_to_the_open_ticket(
