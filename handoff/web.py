@@ -28,11 +28,11 @@ from handoff.errors import (
     NotAuthenticated,
     UnsupportedMediaType,
 )
+from handoff.policy import SERVICE
 
 logger = logging.getLogger(__name__)
 
 SESSION_COOKIE = "handoff_session"
-SERVICE = "service"  # the pseudo-role of machine clients holding the API token
 # Rasa's event broker posts batches of tracker events of a few KiB each.
 MAX_EVENTS_BODY_BYTES = 4 * 1024 * 1024
 ASCII_NUMBER = re.compile(r"[0-9]{1,10}")
