@@ -72,8 +72,8 @@ class ChannelLimits:
     # A message costs one token, plus one for every this many characters NLU
     # will analyse: analysis costs Rasa's event loop about 0.16 ms a
     # character, so a sender of long messages gets fewer of them (a
-    # 2,000-character one costs the whole burst, about three a minute)
-    # rather than stalling everyone.
+    # 2,000-character one takes all of the burst but one token: about three
+    # a minute) rather than stalling everyone.
     chars_per_token: int = 100
 
     @classmethod
@@ -131,9 +131,11 @@ class SenderRateLimiter:
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
     def acquire(self, sender_id: str, cost: float = 1.0) -> float:
-        """Takes `cost` tokens (at most the burst); returns 0 if the message
-        may pass, otherwise the seconds until it would."""
-        cost = min(cost, self._burst)
+        """Takes `cost` tokens; returns 0 if the message may pass, otherwise
+        the seconds until it would. A message takes at most all but one token
+        of the burst, so a customer's long message never holds up their next
+        short one."""
+        cost = min(cost, max(self._burst - 1, 1))
         now = self._clock()
         tokens, updated = self._buckets.pop(sender_id, (self._burst, now))
         tokens = min(self._burst, tokens + (now - updated) * self._rate)

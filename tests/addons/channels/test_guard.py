@@ -174,9 +174,10 @@ def test_long_messages_take_their_analysis_cost_from_the_sender():
     assert long_sender.admit("paster", "好的", None).text == "好的", "short ones still pass"
 
 
-def test_a_cost_above_the_burst_is_charged_as_the_burst():
+def test_a_long_message_leaves_room_for_the_customers_next_short_one():
     limiter = SenderRateLimiter(messages_per_minute=60, burst=5, clock=Clock())
     assert limiter.acquire("paster", cost=50) == 0
+    assert limiter.acquire("paster") == 0
     assert limiter.acquire("paster") == pytest.approx(1.0)
 
 
