@@ -47,6 +47,7 @@ CSP = (
 )
 
 GOING_AWAY = b"bridge shutting down"
+SIGNED_OUT = b"signed out"
 
 routes = web.RouteTableDef()
 
@@ -113,6 +114,12 @@ async def logout(request: web.Request) -> web.Response:
     if token := request.cookies.get(SESSION_COOKIE):
         async with request.app[DATABASE].transaction() as db:
             await agents.logout(db, token=token)
+        # A console opened with this session would otherwise go on receiving
+        # tickets and messages after signing out.
+        for socket in list(request.app[SOCKETS]):
+            if socket.get("session") == token:
+                socket["signed_out"] = True
+                await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=SIGNED_OUT)
     response = web.json_response({"signed_out": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -126,6 +133,7 @@ async def console_socket(request: web.Request) -> web.WebSocketResponse:
     # closes the socket (1009) instead of being read.
     socket = web.WebSocketResponse(heartbeat=20, max_msg_size=request.app[SETTINGS].max_body_bytes)
     await socket.prepare(request)
+    socket["session"] = request.cookies.get(SESSION_COOKIE)
     mailbox = Mailbox()
     unsubscribe = request.app[BUS].subscribe(mailbox)
     handles = agent.role in (AgentRole.AGENT, AgentRole.ADMIN)
@@ -145,8 +153,12 @@ async def console_socket(request: web.Request) -> web.WebSocketResponse:
             if message.type != WSMsgType.TEXT:
                 continue
             await _on_client_message(request.app, agent, message.data, socket)
+        # Whoever ended the loop closes with its reason before aiohttp closes
+        # the socket plainly.
         if request.app[SHUTTING_DOWN].is_set():
             await socket.close(code=WSCloseCode.GOING_AWAY, message=GOING_AWAY)
+        elif socket.get("signed_out"):
+            await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=SIGNED_OUT)
     finally:
         request.app[SOCKETS].discard(socket)
         unsubscribe()

@@ -214,6 +214,17 @@ async def test_the_hello_tells_how_long_an_offer_lasts(start_bridge):
     await socket.close()
 
 
+async def test_signing_out_closes_the_sessions_console(bridge):
+    """The socket kept streaming tickets and messages after signing out."""
+    alice = await bridge.add("alice")
+    console = await bridge.console(alice)
+    async with bridge.client.delete("/api/session", headers=alice.headers) as response:
+        assert response.status == 200
+    message = await console.socket.receive(timeout=3)
+    assert message.type == aiohttp.WSMsgType.CLOSE
+    assert message.data == aiohttp.WSCloseCode.POLICY_VIOLATION
+
+
 async def test_consoles_are_told_when_the_bridge_shuts_down(bridge):
     alice = await bridge.add("alice")
     console = await bridge.console(alice)
