@@ -11,10 +11,9 @@ from rasa_sdk.events import ActiveLoop, ConversationPaused, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.bridge import BridgeError, bridge
 from actions.orders import reset_form_slots
 from actions.outbox import pending_handoffs
-from actions.tickets import ticket_payload
+from actions.tickets import request_or_hold, ticket_payload
 
 logger = logging.getLogger(__name__)
 
@@ -59,14 +58,8 @@ class ActionRequestHuman(Action):
         events: list[dict[str, Any]] = [SlotSet("handoff_reason", reason)]
         if tracker.active_loop and tracker.active_loop.get("name"):
             events += [ActiveLoop(None), SlotSet("requested_slot", None), *reset_form_slots()]
-        payload = ticket_payload(tracker, reason)
-        try:
-            result = await bridge.request_handoff(payload)
-        except BridgeError as error:
-            logger.warning(
-                "Handoff for %s held until the bridge answers: %s", tracker.sender_id, error
-            )
-            await pending_handoffs.hold(payload)
+        result = await request_or_hold(ticket_payload(tracker, reason))
+        if result is None:
             dispatcher.utter_message(response="utter_handoff_unavailable")
             return events
         await pending_handoffs.forget(tracker.sender_id)

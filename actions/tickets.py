@@ -45,18 +45,21 @@ def customer_words(event: dict[str, Any]) -> str | None:
     if event.get("event") != "user":
         return None
     text = (event.get("text") or "").strip()
-    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
-    if not text or text.startswith("/") or intent.startswith("EXTERNAL_"):
+    if not text or text.startswith("/") or intent_name(event).startswith("EXTERNAL_"):
         return None
     return text
+
+
+def intent_name(event: dict[str, Any]) -> str:
+    """The intent Rasa recognised in a user event; empty when none."""
+    return ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
 
 
 def customer_turns(tracker: Tracker) -> list[dict[str, Any]]:
     turns = []
     for event in tracker.events:
         if text := customer_words(event):
-            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-            turns.append({"text": text, "intent": intent or None})
+            turns.append({"text": text, "intent": intent_name(event) or None})
     return turns
 
 
@@ -117,20 +120,28 @@ def _brief(value: Any) -> Any:
     return value[:CONTEXT_TEXT_LENGTH] if isinstance(value, str) else value
 
 
+async def request_or_hold(payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The bridge's answer to a handoff request, or None when it could not
+    be reached: the request is then held in the outbox and sent once the
+    bridge answers."""
+    try:
+        return await bridge.request_handoff(payload)
+    except BridgeError as error:
+        logger.warning(
+            "Handoff for %s held until the bridge answers: %s", payload["conversation_id"], error
+        )
+        await pending_handoffs.hold(payload)
+        return None
+
+
 async def open_ticket(tracker: Tracker, reason: str | None) -> dict[str, Any] | None:
     """Opens a follow-up ticket, or adds to the conversation's open one (the
     bridge links a conversation's requests), so that a customer repeating a
     complaint does not fill the queue with urgent duplicates. The
     conversation goes on either way: with the bridge down, the ticket is
     held in the outbox and opened once the bridge answers (None here)."""
-    payload = {**ticket_payload(tracker, reason), "follow_up": True}
-    try:
-        handoff = await bridge.request_handoff(payload)
-    except BridgeError as error:
-        logger.warning("Ticket for %s held until the bridge answers: %s", tracker.sender_id, error)
-        await pending_handoffs.hold(payload)
-        return None
-    return handoff["ticket"]
+    handoff = await request_or_hold({**ticket_payload(tracker, reason), "follow_up": True})
+    return handoff and handoff["ticket"]
 
 
 class ActionOpenTicket(Action):

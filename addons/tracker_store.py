@@ -3,9 +3,9 @@
 With an event broker configured, Rasa 3.6's `TrackerStore.stream_events`
 loads and replays the whole conversation session from the database on every
 save, only to learn which events are new. Saving already counts the stored
-events of the session to know what to insert; that count answers the same
-question, so this store publishes the same events for one indexed COUNT
-instead of a second full read. Everything else is Rasa's `SQLTrackerStore`:
+events of the session to know what to insert; that one count answers the
+same question, so this store publishes the same events without a second
+read. Everything else is Rasa's `SQLTrackerStore`:
 the same tables, dialects and settings, so the analytics read it unchanged.
 
 A write error never stops Rasa. Rasa's `session_scope` reads every
@@ -87,10 +87,13 @@ class SQLTrackerStore(tracker_store.SQLTrackerStore):
         return super()._event_query(session, storable(sender_id), fetch_events_from_all_sessions)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Rasa's save, with every indexed column made storable."""
-        await self.stream_events(tracker)
+        """Rasa's save, with every indexed column made storable; the one count
+        of stored events that finds the new ones also tells the broker."""
         with self.session_scope() as session:
-            for event in self._additional_events(session, tracker):
+            new_events = list(self._additional_events(session, tracker))
+            if self.event_broker is not None:
+                await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+            for event in new_events:
                 data = event.as_dict()
                 intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
                 session.add(
@@ -105,10 +108,3 @@ class SQLTrackerStore(tracker_store.SQLTrackerStore):
                 )
             session.commit()
         logger.debug("Tracker with sender_id '%r' stored to database", tracker.sender_id)
-
-    async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        if self.event_broker is None:
-            return
-        with self.session_scope() as session:
-            new_events = list(self._additional_events(session, tracker))
-        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)

@@ -63,10 +63,10 @@ def turns(tracker: dict[str, Any], limit: int = 200) -> list[dict[str, Any]]:
     for event in tracker.get("events") or []:
         kind = event.get("event")
         if kind == "user":
-            if _external(event):
-                continue
             intent = (event.get("parse_data") or {}).get("intent") or {}
             name = intent.get("name") or ""
+            if _external(name):
+                continue
             result.append(
                 {
                     "sender": "customer",
@@ -113,15 +113,18 @@ def latest_customer_text(tracker: dict[str, Any]) -> str | None:
         if event.get("event") != "user":
             continue
         text = (event.get("text") or "").strip()
-        if text and not text.startswith("/") and not _external(event):
+        if text and not text.startswith("/") and not _external(_intent_name(event)):
             return text
     return None
 
 
-def _external(event: dict[str, Any]) -> bool:
+def _intent_name(event: dict[str, Any]) -> str:
+    return ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
+
+
+def _external(intent_name: str) -> bool:
     """An intent the bridge triggered (Rasa logs it as a user turn), not the customer."""
-    intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
-    return intent.startswith("EXTERNAL_")
+    return intent_name.startswith("EXTERNAL_")
 
 
 def agent_reply(

@@ -38,13 +38,16 @@ async def receive_body(request: Request, limit: int) -> bytes:
     the limit set on the stream, Sanic stops a chunked body as soon as it
     exceeds it (and closes the connection).
     """
-    too_large = BodyTooLarge(f"The request body is larger than {limit} bytes.", limit_bytes=limit)
     if int(request.headers.get("content-length", 0)) > limit:
-        raise too_large
+        raise _too_large(limit)
     if request.stream is not None:
         request.stream.request_max_size = limit
         try:
             await request.receive_body()
         except PayloadTooLarge:
-            raise too_large from None
+            raise _too_large(limit) from None
     return request.body
+
+
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"The request body is larger than {limit} bytes.", limit_bytes=limit)

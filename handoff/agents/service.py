@@ -100,20 +100,6 @@ async def active_counts(db: AsyncSession) -> dict[int, int]:
     return counts
 
 
-async def login(
-    db: AsyncSession,
-    *,
-    username: str,
-    password: str,
-    ttl_seconds: float,
-    passwords: PasswordWorkers | None = None,
-) -> tuple[Agent, str]:
-    """A new session for the agent; `passwords` as in `create`."""
-    agent = await get_by_username(db, username=username)
-    await check_password(agent, password, passwords=passwords)
-    return agent, await open_session(db, agent_id=agent.id, ttl_seconds=ttl_seconds)
-
-
 async def check_password(
     agent: Agent | None, password: str, *, passwords: PasswordWorkers | None = None
 ) -> Agent:

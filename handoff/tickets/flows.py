@@ -101,14 +101,18 @@ class TicketFlows:
         to take it is online, puts the conversation in the live queue."""
         async with self._db.transaction() as db:
             await self._db.serialise(db, f"handoff:{data.conversation_id}")
-            able = [
-                agent
-                for agent in await agents.list_agents(db)
-                if not data.follow_up
-                and agent.role in HANDLING_ROLES
-                and agent.presence == Presence.ONLINE
-                and agent.can_handle(data.category.value, data.language)
-            ]
+            # A follow-up never goes live, so nobody need be online for it.
+            able = (
+                []
+                if data.follow_up
+                else [
+                    agent
+                    for agent in await agents.list_agents(db)
+                    if agent.role in HANDLING_ROLES
+                    and agent.presence == Presence.ONLINE
+                    and agent.can_handle(data.category.value, data.language)
+                ]
+            )
             ticket = await tickets.open_ticket_for(db, conversation_id=data.conversation_id)
             linked = ticket is not None
             if ticket is None:

@@ -48,7 +48,7 @@ async def bridge(aiohttp_server, tmp_path, monkeypatch, bridge_requests) -> web.
     monkeypatch.setattr(
         bridge_module, "bridge", BridgeClient(str(server.make_url("")), TOKEN), raising=True
     )
-    for module in ("actions.handoff", "actions.tickets", "actions.csat"):
+    for module in ("actions.tickets", "actions.csat"):
         monkeypatch.setattr(f"{module}.bridge", bridge_module.bridge)
     return app
 
@@ -143,7 +143,7 @@ async def test_an_unreachable_bridge_holds_the_request_until_it_answers(
     follow-up ticket once the bridge answers, even with an agent online (the
     customer no longer waits in the chat)."""
     live_bridge = bridge_module.bridge
-    monkeypatch.setattr("actions.handoff.bridge", BridgeClient("http://127.0.0.1:9", TOKEN))
+    monkeypatch.setattr("actions.tickets.bridge", BridgeClient("http://127.0.0.1:9", TOKEN))
     tracker = tracker_for("我的耳机坏了", intent="repair_warranty", slots={"phone": "13800000000"})
     events = await ActionRequestHuman().run(dispatcher, tracker, domain_dict)
     assert responses(dispatcher) == ["utter_handoff_unavailable"]

@@ -19,6 +19,7 @@ import requests
 
 from actions.server import ActionServerConfigError, check_exposure
 from scripts.stack import free_port
+from scripts.supervisor import answers
 from tests.conftest import PROJECT
 from tests.integration.conftest import wait_for
 
@@ -63,7 +64,8 @@ def bridge_calls() -> Iterator[list[str]]:
 def action_server(bridge_calls: list[str], tmp_path_factory) -> Iterator[ActionServer]:
     port = free_port()
     bridge_url = bridge_calls.pop(0)
-    log = tmp_path_factory.mktemp("actions") / "actions.log"
+    workdir = tmp_path_factory.mktemp("actions")
+    log = workdir / "actions.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "actions.server", "--port", str(port)],  # no --host: the default
         cwd=PROJECT,
@@ -72,25 +74,20 @@ def action_server(bridge_calls: list[str], tmp_path_factory) -> Iterator[ActionS
             "ACTION_SERVER_TOKEN": TOKEN,
             "HANDOFF_URL": bridge_url,
             "HANDOFF_API_TOKEN": "bridge-token",
+            # Its own outbox: requests held by another stack are not its calls.
+            "HANDOFF_OUTBOX_PATH": str(workdir / "outbox.db"),
         },
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: _answers(f"{url}/health") or process.poll() is not None, timeout=120)
+        wait_for(lambda: answers(f"{url}/health") or process.poll() is not None, timeout=120)
         assert process.poll() is None, log.read_text()[-3000:]
         yield ActionServer(url, port, process, bridge_calls)
     finally:
         process.terminate()
         process.wait(20)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.ConnectionError:
-        return False
 
 
 def csat_call(ticket_id: str) -> dict:

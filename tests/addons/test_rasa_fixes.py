@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -44,6 +43,7 @@ from sanic_jwt.authentication import Authentication
 
 import addons.broker  # noqa: F401  (importing it applies the fixes)
 from addons import analysis, rasa_fixes
+from scripts.stack import free_port
 from tests.conftest import PROJECT
 
 JWT_SECRET = "a-secret-long-enough-for-hs512-" * 3
@@ -251,7 +251,7 @@ def domain() -> Domain:
 @pytest.mark.parametrize(("language", "words"), [("zh", "稍后再试"), ("en", "try again")])
 async def test_an_unreachable_action_server_gets_the_customer_an_apology(domain, language, words):
     action = RemoteAction(
-        "action_open_ticket", EndpointConfig(f"http://127.0.0.1:{unused_port()}/webhook")
+        "action_open_ticket", EndpointConfig(f"http://127.0.0.1:{free_port()}/webhook")
     )
     tracker = DialogueStateTracker.from_events(
         "customer", [SlotSet("language", language)], slots=domain.slots
@@ -286,12 +286,6 @@ async def test_a_rejected_action_is_still_rejected():
 
 async def _respond(response: web.Response) -> web.Response:
     return response
-
-
-def unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --- Rasa's HTTP API refuses a token of another algorithm like any bad token --

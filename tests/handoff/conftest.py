@@ -381,8 +381,8 @@ class Bridge:
             agent = await agents.create(
                 db, username=username, password=PASSWORD, role=AgentRole(role), **fields
             )
-            _, token = await agents.login(
-                db, username=username, password=PASSWORD, ttl_seconds=settings.session_ttl_seconds
+            token = await agents.open_session(
+                db, agent_id=agent.id, ttl_seconds=settings.session_ttl_seconds
             )
         return Staff(agent.id, agent.username, agent.display_name, agent.role, token)
 

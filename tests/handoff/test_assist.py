@@ -34,7 +34,6 @@ async def test_a_slow_assistant_does_not_hold_the_console(start_bridge, hanging_
     monkeypatch.setattr(rasa_module, "READ_TIMEOUT", rasa_module.aiohttp.ClientTimeout(total=0.5))
     bridge = await start_bridge()
     ticket, agent = await live_ticket(bridge, "slow-1", description="customer: 耳机坏了\nbot: 抱歉")
-    bridge.rasa.url = hanging_rasa
     slow = await start_bridge(rasa_url=hanging_rasa)
     started = time.monotonic()
     context = await slow.get(f"/api/tickets/{ticket['id']}/context", agent)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import socket
 import threading
 import time
 import uuid
@@ -23,6 +22,7 @@ from sanic import Sanic
 from addons.channels.guard import ChannelLimits
 from addons.channels.rest import RestInput
 from addons.channels.socketio import REJECTED_EVENT, SLOW_DOWN_NOTICE, SocketIOInput
+from scripts.stack import free_port
 from tests.addons.channels.polling import PollingSocketIOClient
 
 LIMITS = ChannelLimits(max_body_bytes=4096, max_message_chars=100, max_metadata_bytes=256, burst=3)
@@ -40,9 +40,7 @@ class EchoServer:
         ]:
             prefix = f"/webhooks/{channel.name()}"
             app.blueprint(channel.blueprint(self.echo), url_prefix=prefix)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
         self.app = app
