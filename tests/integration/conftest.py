@@ -19,6 +19,7 @@ import requests
 from handoff.rasa import rasa_api_jwt
 from scripts.stack import LOOPBACK, Ports, Secrets, Stack
 from scripts.supervisor import StartupFailed, Supervisor
+from tests.fakes import FakePlatforms, every_fake
 
 STARTUP_TIMEOUT = 240
 
@@ -81,6 +82,9 @@ class HandoffStack:
     bridge_url: str
     api_token: str
     database_url: str
+    # The loopback platforms (WeChat, Telegram, mail, app callbacks) the
+    # channels of this stack talk to.
+    fakes: FakePlatforms
     sessions: list[requests.Session] = field(default_factory=list)
 
     def api(self, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -160,11 +164,14 @@ def create_admin(stack: Stack) -> None:
 
 @pytest.fixture(scope="session")
 def handoff_stack(trained_model: Path, tmp_path_factory) -> Iterator[HandoffStack]:
+    fakes = FakePlatforms(every_fake())
+    fakes.start()
     stack = stack_on_free_ports(
         tmp_path_factory.mktemp("system"),
         trained_model,
         HANDOFF_SWEEP_INTERVAL_SECONDS="1",
         HANDOFF_DISCONNECT_GRACE_SECONDS="3",
+        **fakes.environment,
     )
     stack.prepare()
     create_admin(stack)
@@ -182,10 +189,11 @@ def handoff_stack(trained_model: Path, tmp_path_factory) -> Iterator[HandoffStac
             supervisor.processes,
         )
         yield HandoffStack(
-            assistant, stack.bridge_url, stack.secrets.handoff_api_token, stack.database_url
+            assistant, stack.bridge_url, stack.secrets.handoff_api_token, stack.database_url, fakes
         )
     finally:
         supervisor.stop()
+        fakes.stop()
 
 
 @pytest.fixture(scope="session")

@@ -397,6 +397,7 @@ def bridge_behind_a_line(
                 stack.bridge_url,
                 stack.secrets.handoff_api_token,
                 stack.database_url,
+                handoff_stack.fakes,
             ),
             line,
         )
