@@ -75,3 +75,24 @@ class RateLimited(ChannelError):
     def __init__(self, retry_after: float) -> None:
         self.retry_after = retry_after
         super().__init__(retry_after_seconds=round(retry_after, 1))
+
+
+class ChannelNotConfigured(ChannelError):
+    """The channel is listed in credentials.yml but its secrets are empty."""
+
+    code = "channel_not_configured"
+    default_message = "This channel is not configured on this server."
+
+
+class DeliveryFailed(Exception):
+    """A platform did not take a message going out to a customer.
+
+    Raised from an output channel, it fails Rasa's append of the agent's
+    message (Rasa then saves nothing) and its text reaches the agent in the
+    console, so it says in plain words what happened and what to do.
+    """
+
+    def __init__(self, message: str, *, code: str | int | None = None) -> None:
+        self.message = message
+        self.code = code
+        super().__init__(message)

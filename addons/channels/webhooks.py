@@ -11,12 +11,13 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from addons.channels.errors import BodyTooLarge, ChannelError, RateLimited
+from addons.channels.errors import BodyTooLarge, ChannelError, ChannelNotConfigured, RateLimited
 
 # The one place where a refusal becomes an HTTP status; the rest are 400.
 STATUS = {
     BodyTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     RateLimited: HTTPStatus.TOO_MANY_REQUESTS,
+    ChannelNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
 
