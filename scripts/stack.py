@@ -76,11 +76,13 @@ class Secrets:
     handoff_api_token: str  # machine clients -> the bridge's API
     rasa_jwt_secret: str  # the bridge -> Rasa's HTTP API (signs JWTs)
     action_server_token: str  # Rasa -> the action server
+    web_session_secret: str  # the web channel signs its customers' session tokens
 
     NAMES = {
         "handoff_api_token": "HANDOFF_API_TOKEN",
         "rasa_jwt_secret": "RASA_JWT_SECRET",
         "action_server_token": "ACTION_SERVER_TOKEN",
+        "web_session_secret": "WEB_SESSION_SECRET",
     }
 
     @classmethod
@@ -279,6 +281,7 @@ class Stack:
                     **self.unset_credentials_variables(),
                     **to_bridge,
                     "RASA_JWT_SECRET": self.secrets.rasa_jwt_secret,
+                    "WEB_SESSION_SECRET": self.secrets.web_session_secret,
                 },
                 self._log("rasa"),
             ),

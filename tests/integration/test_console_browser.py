@@ -379,6 +379,7 @@ def bridge_behind_a_line(
             handoff_api_token=secrets.token_hex(16),
             rasa_jwt_secret=handoff_stack.assistant.token,
             action_server_token=secrets.token_hex(16),
+            web_session_secret=secrets.token_hex(16),
         ),
         var=workdir,
         log_to_files=True,
