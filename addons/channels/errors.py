@@ -77,6 +77,21 @@ class RateLimited(ChannelError):
         super().__init__(retry_after_seconds=round(retry_after, 1))
 
 
+class InvalidSignature(ChannelError):
+    """The platform's signature or secret is missing, wrong or too old:
+    nothing in the request is trusted or processed."""
+
+    code = "invalid_signature"
+    default_message = "The request's signature is missing or wrong."
+
+
+class DuplicateMessage(ChannelError):
+    """A message already received (a replay, or the sender's retry)."""
+
+    code = "duplicate_message"
+    default_message = "This message was already received."
+
+
 class ChannelNotConfigured(ChannelError):
     """The channel is listed in credentials.yml but its secrets are empty."""
 

@@ -11,13 +11,22 @@ from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from addons.channels.errors import BodyTooLarge, ChannelError, ChannelNotConfigured, RateLimited
+from addons.channels.errors import (
+    BodyTooLarge,
+    ChannelError,
+    ChannelNotConfigured,
+    DuplicateMessage,
+    InvalidSignature,
+    RateLimited,
+)
 
 # The one place where a refusal becomes an HTTP status; the rest are 400.
 STATUS = {
     BodyTooLarge: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
     RateLimited: HTTPStatus.TOO_MANY_REQUESTS,
     ChannelNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
+    InvalidSignature: HTTPStatus.FORBIDDEN,
+    DuplicateMessage: HTTPStatus.CONFLICT,
 }
 
 
