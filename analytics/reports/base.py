@@ -13,11 +13,14 @@ from sqlalchemy import Integer, and_, cast, func, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql import ColumnElement, Select
 
+from analytics.channels import channel_label
 from analytics.period import Period
 from analytics.tickets import TicketFacts, TicketSource
 from analytics.warehouse import conversations, messages
 
 FILTERABLE = ("channel", "language", "category")
+# A conversation or ticket that names no channel.
+UNKNOWN = "unknown"
 EPOCH = date(1970, 1, 1)
 
 
@@ -58,6 +61,10 @@ class ReportContext:
         for name, value in self.filters.items():
             clauses.append(messages.c[name] == value)
         return and_(*clauses)
+
+    def channel_label(self, name: str | None) -> str:
+        """A channel as the report's reader knows it (`channels.yml`)."""
+        return UNKNOWN if name is None else channel_label(name, self.language)
 
     def messages_query(self, *columns: Any) -> Select:
         """A query over the period's messages (their conversation's channel,

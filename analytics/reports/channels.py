@@ -7,10 +7,8 @@ from collections import defaultdict
 from sqlalchemy import case, func, select
 
 from analytics.model import Chart, ChartKind, Section, Table
-from analytics.reports.base import ReportContext, average, nearest_rank, rate
+from analytics.reports.base import UNKNOWN, ReportContext, average, nearest_rank, rate
 from analytics.warehouse import conversations
-
-UNKNOWN = "unknown"
 
 
 class ChannelsReport:
@@ -40,7 +38,7 @@ class ChannelsReport:
                 resolution[key].append(ticket.resolved_at - ticket.created_at)
         table_rows = [
             [
-                name,
+                c.channel_label(name),
                 total,
                 rate(total - (handed or 0), total),
                 rate(handed or 0, total),

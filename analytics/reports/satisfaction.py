@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from analytics.model import Chart, ChartKind, Metric, Section, Table
-from analytics.reports.base import ReportContext, average, rate
+from analytics.reports.base import UNKNOWN, ReportContext, average, rate
 from analytics.tickets import TicketFacts
 
 SCORES = (1, 2, 3, 4, 5)
@@ -65,7 +65,14 @@ class SatisfactionReport:
                     title="csat_comments",
                     columns=["ticket", "score", "channel", "category", "agent", "comment"],
                     rows=[
-                        [t.id, t.csat_score, t.channel, t.category, t.agent, t.csat_comment]
+                        [
+                            t.id,
+                            t.csat_score,
+                            c.channel_label(t.channel),
+                            t.category,
+                            t.agent,
+                            t.csat_comment,
+                        ]
                         for t in comments[:COMMENTS_SHOWN]
                     ],
                 ),
@@ -75,7 +82,10 @@ class SatisfactionReport:
     def _by(self, dimension: str, rated: list[TicketFacts]) -> Table:
         groups: dict[str, list[int]] = defaultdict(list)
         for ticket in rated:
-            groups[getattr(ticket, dimension) or "unknown"].append(ticket.csat_score)
+            key = getattr(ticket, dimension)
+            if dimension == "channel":
+                key = self.context.channel_label(key)
+            groups[key or UNKNOWN].append(ticket.csat_score)
         rows = sorted(
             ([key, len(scores), average(scores)] for key, scores in groups.items()),
             key=lambda row: -row[1],

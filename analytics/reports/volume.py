@@ -8,10 +8,9 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from analytics.model import Chart, ChartKind, Metric, Section, Table
-from analytics.reports.base import ReportContext, zero_filled
+from analytics.reports.base import UNKNOWN, ReportContext, zero_filled
 from analytics.warehouse import conversations, messages
 
-UNKNOWN = "unknown"
 DIMENSIONS = ("channel", "language")
 
 
@@ -122,5 +121,5 @@ class _Tally:
         self.week[c.week_label(day)] += count
         if hour is not None:
             self.hour[f"{int(hour):02d}"] += count
-        self.by["channel"][channel or UNKNOWN] += count
+        self.by["channel"][c.channel_label(channel)] += count
         self.by["language"][language or UNKNOWN] += count

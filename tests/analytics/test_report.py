@@ -3,6 +3,7 @@ every number is computed by hand in the comments below."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,8 @@ def test_every_figure_matches_the_hand_count(sources, tmp_path):
         ["2026-11-02", 2, 4], ["2026-11-03", 1, 1], ["2026-11-04", 1, 1], ["2026-11-05", 0, 0],
     ]  # fmt: skip
     assert volume["volume_by_week"] == [["2026-11-02", 4, 6]]
-    assert volume["volume_by_channel"] == [["rest", 3, 3], ["socketio", 1, 3]]
+    # Channels by their names in channels.yml, in the report's language.
+    assert volume["volume_by_channel"] == [["接口", 3, 3], ["网页", 1, 3]]
     assert sorted(volume["volume_by_language"]) == [["en", 1, 3], ["zh", 3, 3]]
     assert volume["volume_by_hour"][10] == ["10", 2] and volume["volume_by_hour"][11] == ["11", 3]
 
@@ -162,11 +164,13 @@ def test_every_figure_matches_the_hand_count(sources, tmp_path):
     assert satisfaction["csat_distribution"][1] == ["2", 1, 0.5]
     assert satisfaction["csat_by_week"] == [["2026-11-02", 2, 3.0]]
     assert [row[-1] for row in satisfaction["csat_comments"]] == ["太慢", "很耐心"]
+    assert sorted(satisfaction["csat_by_channel"]) == [["接口", 1, 2.0], ["网页", 1, 4.0]]
+    assert sorted(row[2] for row in satisfaction["csat_comments"]) == ["接口", "网页"]
 
     channels = section(built, "channels")["channel_effectiveness"]
     assert channels == [
-        ["rest", 3, 1.0, 0.0, 2.0, 97200],
-        ["socketio", 1, 0.0, 1.0, 4.0, 590],
+        ["接口", 3, 1.0, 0.0, 2.0, 97200],
+        ["网页", 1, 0.0, 1.0, 4.0, 590],
     ]
     assert built.report.stats["corrupted_rows"] == 1
     assert "corrupted_rows" in built.report.warnings
@@ -250,6 +254,11 @@ def test_the_command_writes_every_output(sources, tmp_path, capsys):
     for name in ("report.html", "summary.json", "report.xlsx", "knowledge_gaps.yml"):
         assert (out / name).stat().st_size > 0
     assert (out / "csv" / "volume_by_day.csv").exists()
+    # An English report names the channels in English, in every output.
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    rows = summary["sections"]["channels"]["tables"]["channel_effectiveness"]
+    assert [row["channel"] for row in rows] == ["REST API", "Web"]
+    assert "REST API" in (out / "report.html").read_text(encoding="utf-8")
 
 
 # A file that exists but is no database (nor a directory).
