@@ -81,6 +81,24 @@ class Conflict(HandoffError):
     message = "The record changed; reload it and try again."
 
 
+class NoOpenTicket(HandoffError):
+    status = 409
+    code = "no_open_ticket"
+    message = "This conversation has no open ticket to keep the file on."
+
+
+class AttachmentTooLarge(HandoffError):
+    status = 413
+    code = "attachment_too_large"
+    message = "The file is too large."
+
+
+class AttachmentTypeNotAllowed(HandoffError):
+    status = 415
+    code = "attachment_type_not_allowed"
+    message = "Only images (JPEG, PNG, GIF, WebP), PDF, plain text and office documents are kept."
+
+
 class RasaUnavailable(HandoffError):
     status = 502
     code = "rasa_unavailable"
@@ -109,3 +127,13 @@ class Busy(RetryLater):
     status = 503
     code = "busy"
     message = "The bridge is busy checking other sign-ins; try again shortly."
+
+
+class DeliveryFailed(HandoffError):
+    """The customer's channel did not take an agent's message (Rasa's output
+    channel raised `addons.channels.errors.DeliveryFailed`); the message says
+    why in the channel's words, for the agent."""
+
+    status = 502
+    code = "delivery_failed"
+    message = "The customer's channel did not take the message."

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseSettings, Field, IPvAnyNetwork
+from sqlalchemy.engine import make_url
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -60,6 +61,19 @@ class Settings(BaseSettings):
     # Request bodies, and how deeply their JSON may nest.
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     max_json_depth: int = Field(32, ge=2, le=500)
+    # Customers' files (images, PDFs, office documents) kept on tickets: the
+    # largest accepted, and where their bytes live (default: `attachments/`
+    # beside a SQLite database, else var/attachments).
+    max_attachment_bytes: int = Field(10 * 1024 * 1024, ge=1024)
+    attachments_dir: Path | None = None
+
+    def attachments_path(self) -> Path:
+        if self.attachments_dir is not None:
+            return self.attachments_dir
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(url.database).resolve().parent / "attachments"
+        return PROJECT / "var" / "attachments"
 
     class Config:
         env_prefix = "HANDOFF_"

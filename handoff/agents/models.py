@@ -18,6 +18,8 @@ class Agent(Base):
     id = Column(Integer, primary_key=True)
     username = Column(String(64), nullable=False, unique=True)
     display_name = Column(String(128), nullable=False)
+    # Shown to customers beside the agent's messages on channels that can.
+    avatar_url = Column(String(512), nullable=True)
     password_hash = Column(String(255), nullable=False)
     role = Column(String(16), nullable=False, default=AgentRole.AGENT.value)
     # Ticket categories this agent handles; empty means any category.
@@ -42,6 +44,7 @@ class Agent(Base):
             "id": self.id,
             "username": self.username,
             "display_name": self.display_name,
+            "avatar_url": self.avatar_url,
             "role": self.role,
             "skills": list(self.skills or []),
             "languages": list(self.languages or []),

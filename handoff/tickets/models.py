@@ -211,6 +211,39 @@ class AgentReply(Base):
     created_at = Column(DateTime, nullable=False, default=utcnow, index=True)
 
 
+class Attachment(Base):
+    """A customer's file kept on a ticket; its bytes are in the bridge's
+    attachments directory under `storage_key` (`handoff.tickets.attachments`)."""
+
+    __tablename__ = "attachments"
+
+    id = Column(Integer, primary_key=True)
+    ticket_id = Column(
+        Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    # The channel it came from (the customer may have switched since the handoff).
+    channel = Column(String(64), nullable=False)
+    name = Column(String(255), nullable=False)
+    # What its bytes are, whatever the client declared.
+    content_type = Column(String(128), nullable=False)
+    size = Column(Integer, nullable=False)
+    sha256 = Column(String(64), nullable=False)
+    storage_key = Column(String(64), nullable=False, unique=True)
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ticket_id": self.ticket_id,
+            "channel": self.channel,
+            "name": self.name,
+            "content_type": self.content_type,
+            "size": self.size,
+            "url": f"/api/attachments/{self.id}",
+            "created_at": isoformat(self.created_at),
+        }
+
+
 # --- wire schemas -------------------------------------------------------------
 
 

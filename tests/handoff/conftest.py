@@ -39,7 +39,15 @@ from tests.conftest import scratch_postgres_database
 API_TOKEN = "test-api-token"
 RASA_TOKEN = "test-rasa-token"
 PASSWORD = "correct horse battery"
-TABLES = ("agent_replies", "ticket_notes", "ticket_events", "tickets", "agent_sessions", "agents")
+TABLES = (
+    "attachments",
+    "agent_replies",
+    "ticket_notes",
+    "ticket_events",
+    "tickets",
+    "agent_sessions",
+    "agents",
+)
 _UNSET: Any = object()
 
 
