@@ -1,0 +1,87 @@
+// Every word the widget shows, in the two languages it speaks. One home:
+// a new string is added here in both languages or not at all.
+
+export const LANGUAGES = ["zh", "en"];
+
+export const STRINGS = {
+  zh: {
+    title: "云选客服",
+    subtitle: "智能客服小云，人工客服随时接入",
+    open: "打开在线客服",
+    close: "关闭对话窗口",
+    log: "对话记录",
+    input: "输入消息…",
+    inputLabel: "输入要发送的消息",
+    send: "发送",
+    attach: "发送图片或文件",
+    bot: "小云",
+    you: "我",
+    agentBadge: "人工客服",
+    botTyping: "小云正在输入…",
+    agentTyping: "{name} 正在输入…",
+    agentFallbackName: "客服",
+    connecting: "正在连接…",
+    offline: "网络已断开，正在重新连接…",
+    online: "在线",
+    statusOffline: "离线",
+    queued: "正在为您转接人工客服，您排在第 {position} 位，请稍候…",
+    queuedUnknown: "正在为您转接人工客服，请稍候…",
+    handoffConnecting: "正在为您连接人工客服…",
+    connected: "人工客服 {name} 正在为您服务",
+    ratingGroup: "为本次服务打分",
+    ratingStar: "{score} 星",
+    rated: "您的评分：{score} 星",
+    fileTooLarge: "文件太大了：最大 {max}，这个文件 {size}。",
+    fileTypeNotAllowed: "暂不支持这种文件，请发送图片、PDF、Office 文档或文本文件。",
+    fileEmpty: "这个文件是空的。",
+    uploadFailed: "文件没有发出去：{reason}",
+    uploading: "正在上传 {name}…",
+    rejected: "消息没有发出去：{reason}",
+    image: "图片",
+    unread: "{count} 条未读消息",
+  },
+  en: {
+    title: "CloudPick Support",
+    subtitle: "Yun, our assistant, with human agents on hand",
+    open: "Open the support chat",
+    close: "Close the chat",
+    log: "Conversation",
+    input: "Type a message…",
+    inputLabel: "Message to send",
+    send: "Send",
+    attach: "Send an image or a file",
+    bot: "Yun",
+    you: "You",
+    agentBadge: "Agent",
+    botTyping: "Yun is typing…",
+    agentTyping: "{name} is typing…",
+    agentFallbackName: "Agent",
+    connecting: "Connecting…",
+    offline: "You're offline. Reconnecting…",
+    online: "Online",
+    statusOffline: "Offline",
+    queued: "Connecting you to an agent. You are number {position} in the queue…",
+    queuedUnknown: "Connecting you to an agent, please wait…",
+    handoffConnecting: "Connecting you to an agent…",
+    connected: "{name} from our team is helping you",
+    ratingGroup: "Rate the help you got",
+    ratingStar: "{score} stars",
+    rated: "Your rating: {score} stars",
+    fileTooLarge: "That file is too large: the limit is {max}, this one is {size}.",
+    fileTypeNotAllowed: "This kind of file can't be sent. Send an image, a PDF, an Office document or a text file.",
+    fileEmpty: "That file is empty.",
+    uploadFailed: "The file was not sent: {reason}",
+    uploading: "Uploading {name}…",
+    rejected: "Your message was not sent: {reason}",
+    image: "Image",
+    unread: "{count} unread messages",
+  },
+};
+
+/** The string `key` in `lang`, with `{name}` placeholders filled in. */
+export function translate(lang, key, values = {}) {
+  const template = (STRINGS[lang] || STRINGS.zh)[key] ?? STRINGS.zh[key] ?? key;
+  return template.replace(/\{(\w+)\}/g, (whole, name) =>
+    name in values ? String(values[name]) : whole,
+  );
+}
