@@ -33,6 +33,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint
 from sanic.request import Request
 
+from addons.channels import engineio_sanic
 from addons.channels.errors import ChannelError, InvalidMessage, InvalidPacket, RateLimited
 from addons.channels.guard import ChannelLimits, InboundGuard
 from addons.channels.webhooks import error_response, receive_body
@@ -93,6 +94,7 @@ class SocketIOInput(socketio.SocketIOInput):
         sio = self.sio
         assert sio is not None
         self._bound_engineio_requests(sio.eio)
+        engineio_sanic.install(sio.eio)
         handle_message = sio.handlers[self.namespace or "/"][self.user_message_evt]
 
         @sio.on(self.user_message_evt, namespace=self.namespace)
@@ -152,6 +154,9 @@ class SocketIOInput(socketio.SocketIOInput):
             return await handle_request(request, *args, **kwargs)
 
         bounded_handle_request.is_stream = True  # type: ignore[attr-defined]
+        # An upgrade ends as a websocket, after which the handler returns
+        # nothing (engineio_sanic); Sanic accepts that only from these.
+        bounded_handle_request.is_websocket = True  # type: ignore[attr-defined]
         engineio.handle_request = bounded_handle_request
 
 
