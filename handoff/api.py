@@ -3,24 +3,44 @@ call a flow or service, and serialise."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, Extra, Field, StrictStr, conint, constr
 
 from handoff import transcript
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
-from handoff.app_keys import BUS, DATABASE, DISPATCHER, FLOWS, PASSWORDS, RASA, RELAY
+from handoff.app_keys import (
+    ATTACHMENTS,
+    BUS,
+    DATABASE,
+    DISPATCHER,
+    FLOWS,
+    PASSWORDS,
+    RASA,
+    RELAY,
+    SETTINGS,
+)
 from handoff.assist import AnswerSuggester
-from handoff.db import MAX_ID
-from handoff.errors import InvalidInput
+from handoff.db import MAX_ID, storable
+from handoff.errors import (
+    AttachmentTooLarge,
+    InvalidInput,
+    NotFound,
+    UnsupportedMediaType,
+)
 from handoff.events import AGENT_PRESENCE_CHANGED
 from handoff.policy import Action, authorize, detail_view, queue_view, ticket_view
+from handoff.tickets import attachments
 from handoff.tickets import service as tickets
 from handoff.tickets.enums import Category, Priority, TicketStatus
 from handoff.tickets.models import (
@@ -44,8 +64,16 @@ from handoff.web import (
     require,
 )
 
+logger = logging.getLogger(__name__)
+
 OPENAPI = Path(__file__).with_name("openapi.yaml")
 MAX_EVENTS_PER_POST = 1000
+# Room for the multipart framing around an upload's file.
+FORM_OVERHEAD_BYTES = 16 * 1024
+UPLOAD_CHUNK_BYTES = 64 * 1024
+# A download never runs as a page: no script, no plugins, no forms, and
+# (sandbox) no origin of its own to act with.
+ATTACHMENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
 
 routes = web.RouteTableDef()
 
@@ -132,6 +160,7 @@ async def ticket_context(request: web.Request) -> web.Response:
         authorize(caller, Action.READ_CONVERSATION, ticket)
         history = await tickets.history(db, ticket_id=ticket_id)
         notes = await tickets.notes(db, ticket_id=ticket_id)
+        files = await tickets.attachments(db, ticket_id=ticket_id)
     conversation = await transcript.read_conversation(request.app[RASA], ticket)
     past = await request.app[FLOWS].customer_history(ticket.conversation_id, exclude=ticket_id)
     return web.json_response(
@@ -140,6 +169,7 @@ async def ticket_context(request: web.Request) -> web.Response:
             "history": [event.to_dict() for event in history],
             "notes": [note.to_dict() for note in notes],
             **conversation,
+            "attachments": [attachment.to_dict() for attachment in files],
             "past_tickets": past,
         }
     )
@@ -291,6 +321,132 @@ async def rasa_events(request: web.Request) -> web.Response:
     batch = await parse_body(request, RasaEvents, max_bytes=MAX_EVENTS_BODY_BYTES)
     relayed = await request.app[RELAY].receive([event.dict() for event in batch.__root__])
     return web.json_response({"received": len(batch.__root__), "relayed": relayed})
+
+
+# --- customers' files -------------------------------------------------------------------
+
+
+@dataclass
+class Upload:
+    filename: str
+    content_type: str
+    data: bytes
+    channel: str | None
+
+
+@routes.post("/api/conversations/{conversation_id}/attachments", name="attachments_upload")
+async def upload_attachment(request: web.Request) -> web.Response:
+    """A channel keeps a customer's file on the conversation's live (else
+    newest open) ticket; the ticket is looked up before the file is read."""
+    allowed(request, Action.UPLOAD_ATTACHMENT)
+    conversation_id = request.match_info["conversation_id"]
+    if not 1 <= len(conversation_id) <= 255 or not storable(conversation_id):
+        raise InvalidInput("conversation_id must be 1 to 255 characters without NUL.")
+    flows = request.app[FLOWS]
+    await flows.attachment_ticket(conversation_id)
+    upload = await _read_upload(request, max_bytes=request.app[SETTINGS].max_attachment_bytes)
+    kind = attachments.kind_of(upload.data, declared=upload.content_type, filename=upload.filename)
+    store = request.app[ATTACHMENTS]
+    key = await store.save(upload.data)
+    try:
+        added = await flows.attach(
+            conversation_id,
+            channel=upload.channel,
+            name=attachments.display_name(upload.filename, kind),
+            content_type=kind,
+            size=len(upload.data),
+            sha256=hashlib.sha256(upload.data).hexdigest(),
+            storage_key=key,
+        )
+    except BaseException:
+        await store.discard(key)
+        raise
+    return web.json_response(added, status=201)
+
+
+@routes.get("/api/attachments/{attachment_id}", name="attachment")
+async def download_attachment(request: web.Request) -> web.FileResponse:
+    """For whoever may read the conversation; served so that it can never
+    run as a page of the console's origin (see ATTACHMENT_CSP)."""
+    caller = allowed(request, Action.READ_CONVERSATION)
+    async with request.app[DATABASE].reading() as db:
+        attachment = await tickets.get_attachment(
+            db, attachment_id=int_param(request, "attachment_id")
+        )
+        ticket = await tickets.get(db, ticket_id=attachment.ticket_id)
+    authorize(caller, Action.READ_CONVERSATION, ticket)
+    path = request.app[ATTACHMENTS].path(attachment.storage_key)
+    if not path.is_file():
+        logger.error("Attachment %s has no file at %s", attachment.id, path)
+        raise NotFound(f"Attachment {attachment.id}'s file is missing.")
+    inline = attachment.content_type in attachments.IMAGES
+    disposition = attachments.content_disposition(attachment.name, inline=inline)
+    return web.FileResponse(
+        path,
+        headers={
+            hdrs.CONTENT_TYPE: attachment.content_type,
+            hdrs.CONTENT_DISPOSITION: disposition,
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": ATTACHMENT_CSP,
+            hdrs.CACHE_CONTROL: "private, max-age=300",
+        },
+    )
+
+
+async def _read_upload(request: web.Request, *, max_bytes: int) -> Upload:
+    """The form's `file` part (read only up to `max_bytes`) and optional
+    `channel` field; anything else in the form is refused."""
+    too_large = AttachmentTooLarge(
+        f"The file is larger than {max_bytes // (1024 * 1024) or 1} MB.", limit_bytes=max_bytes
+    )
+    if (request.content_length or 0) > max_bytes + FORM_OVERHEAD_BYTES:
+        raise too_large
+    if request.content_type != "multipart/form-data":
+        raise UnsupportedMediaType("Send the file as multipart/form-data, in a part named file.")
+    fields: dict[str, tuple[BodyPartReader, bytes]] = {}
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, BodyPartReader) or part.name not in ("file", "channel"):
+                raise InvalidInput("The form may hold only a file part and a channel field.")
+            if part.name in fields:
+                raise InvalidInput(f"The form holds {part.name} twice.")
+            limit = max_bytes if part.name == "file" else 64
+            if (data := await _read_part(part, limit)) is None:
+                if part.name == "file":
+                    raise too_large
+                raise InvalidInput(f"The {part.name} field is longer than {limit} bytes.")
+            fields[part.name] = (part, data)
+    except (HttpProcessingError, ValueError, AssertionError, RuntimeError, LookupError) as error:
+        raise InvalidInput(f"The multipart body is malformed: {error}.") from error
+    if "file" not in fields:
+        raise InvalidInput("The form has no part named file.")
+    part, data = fields["file"]
+    channel = None
+    if "channel" in fields:
+        try:
+            channel = fields["channel"][1].decode() or None
+        except UnicodeDecodeError as error:
+            raise InvalidInput("The channel field is not UTF-8.") from error
+        if channel is not None and not storable(channel):
+            raise InvalidInput("The channel field holds NUL.")
+    return Upload(
+        filename=part.filename or "",
+        content_type=part.headers.get(hdrs.CONTENT_TYPE, ""),
+        data=data,
+        channel=channel,
+    )
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes | None:
+    """The part's bytes; None as soon as they pass `limit`."""
+    chunks, size = [], 0
+    while chunk := await part.read_chunk(UPLOAD_CHUNK_BYTES):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # --- queue and agents -------------------------------------------------------------------

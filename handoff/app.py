@@ -20,6 +20,7 @@ from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.security import PasswordWorkers
 from handoff.agents.throttle import LoginThrottle
 from handoff.app_keys import (
+    ATTACHMENTS,
     BUS,
     DATABASE,
     DISPATCHER,
@@ -42,6 +43,7 @@ from handoff.events import EventBus
 from handoff.rasa import RasaClient
 from handoff.relay import CustomerRelay
 from handoff.settings import Settings
+from handoff.tickets.attachments import AttachmentStore
 from handoff.tickets.flows import TicketFlows
 from handoff.web import (
     MAX_EVENTS_BODY_BYTES,
@@ -83,6 +85,7 @@ def create_app(settings: Settings) -> web.Application:
         lockout_seconds=settings.login_lockout_seconds,
     )
     app[BUS] = EventBus()
+    app[ATTACHMENTS] = AttachmentStore(settings.attachments_path())
     app[SOCKETS] = set()
     app[SHUTTING_DOWN] = asyncio.Event()
     app.on_shutdown.append(_close_sockets)

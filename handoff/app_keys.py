@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from handoff.rasa import RasaClient
     from handoff.relay import CustomerRelay
     from handoff.settings import Settings
+    from handoff.tickets.attachments import AttachmentStore
     from handoff.tickets.flows import TicketFlows
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
@@ -28,6 +29,7 @@ PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence")
 RELAY: web.AppKey[CustomerRelay] = web.AppKey("relay")
 PASSWORDS: web.AppKey[PasswordWorkers] = web.AppKey("passwords")
 LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
+ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("attachments")
 # Open console sockets, closed with "going away" when the bridge shuts down.
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")
 SHUTTING_DOWN: web.AppKey[asyncio.Event] = web.AppKey("shutting_down")

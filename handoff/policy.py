@@ -50,6 +50,8 @@ class Action(StrEnum):
     RECORD_CSAT = "record_csat"
     REQUEST_HANDOFF = "request_handoff"
     RELAY_EVENTS = "relay_events"
+    # A customer's file, which a channel keeps on the conversation's ticket.
+    UPLOAD_ATTACHMENT = "upload_attachment"
     READ_QUEUE = "read_queue"
     LIST_AGENTS = "list_agents"
     CREATE_AGENT = "create_agent"
@@ -95,6 +97,7 @@ RULES: dict[Action, dict[str, frozenset[Relation]]] = {
     Action.RECORD_CSAT: {SERVICE: EVERY},
     Action.REQUEST_HANDOFF: {SERVICE: EVERY},
     Action.RELAY_EVENTS: {SERVICE: EVERY},
+    Action.UPLOAD_ATTACHMENT: {SERVICE: EVERY},
     Action.READ_QUEUE: {SERVICE: EVERY, ADMIN: EVERY, AGENT: EVERY, ANALYST: EVERY},
     Action.LIST_AGENTS: {ADMIN: EVERY, AGENT: EVERY, ANALYST: EVERY},
     Action.CREATE_AGENT: {ADMIN: EVERY},

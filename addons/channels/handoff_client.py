@@ -58,12 +58,14 @@ class HandoffClient:
         ticket; returns `{"id", "name", "content_type", "size", "url"}`."""
         if not self.token:
             raise BridgeUnavailable("HANDOFF_API_TOKEN is not set.")
-        form = aiohttp.FormData()
+        # The name as browsers send it, in UTF-8 (aiohttp would otherwise
+        # percent-encode it, and servers show it so); no line breaks in a header.
+        form = aiohttp.FormData(quote_fields=False)
         form.add_field("channel", channel)
         form.add_field(
             "file",
             data,
-            filename=filename or "attachment",
+            filename="".join(ch for ch in filename if ch.isprintable()) or "attachment",
             content_type=content_type or "application/octet-stream",
         )
         path = f"/api/conversations/{quote(conversation_id, safe='')}/attachments"

@@ -26,6 +26,7 @@ from handoff.errors import (
     Forbidden,
     InvalidInput,
     InvalidTransition,
+    NoOpenTicket,
     NotFound,
     RasaUnavailable,
 )
@@ -525,6 +526,49 @@ class TicketFlows:
             {"ticket_id": ticket_id, "owner_id": ticket.assignee_id, **note.to_dict()},
         )
         return note.to_dict()
+
+    async def attachment_ticket(self, conversation_id: str) -> Ticket:
+        """The ticket a customer's file would go to; NoOpenTicket if none.
+        Asked before the file is read, so a refused upload costs nothing."""
+        async with self._db.reading() as db:
+            ticket = await tickets.attachment_ticket(db, conversation_id=conversation_id)
+        if ticket is None:
+            raise NoOpenTicket()
+        return ticket
+
+    async def attach(
+        self, conversation_id: str, *, channel: str | None, **file: Any
+    ) -> dict[str, Any]:
+        """Keeps a stored file (`name`, `content_type`, `size`, `sha256`,
+        `storage_key`) on the conversation's ticket and shows it to the
+        agents who may read the conversation."""
+        async with self._db.transaction() as db:
+            ticket = await tickets.attachment_ticket(db, conversation_id=conversation_id)
+            if ticket is None:
+                raise NoOpenTicket()
+            attachment = await tickets.add_attachment(
+                db, ticket=ticket, channel=channel or ticket.channel, **file
+            )
+            tickets.record(
+                db,
+                ticket=ticket,
+                name=events.TICKET_ATTACHMENT_ADDED,
+                actor="customer",
+                attachment_id=attachment.id,
+                content_type=attachment.content_type,
+                size=attachment.size,
+            )
+            added = attachment.to_dict()
+        self._bus.publish(
+            events.TICKET_ATTACHMENT_ADDED,
+            {
+                "ticket_id": ticket.id,
+                "owner_id": ticket.assignee_id or ticket.offered_to_id,
+                "conversation_id": ticket.conversation_id,
+                "attachment": added,
+            },
+        )
+        return added
 
     async def record_csat(
         self, ticket_id: int, *, conversation_id: str, score: int | None, comment: str | None

@@ -22,7 +22,7 @@ from handoff.tickets.enums import (
     Priority,
     TicketStatus,
 )
-from handoff.tickets.models import Ticket, TicketEvent, TicketIn, TicketNote
+from handoff.tickets.models import Attachment, Ticket, TicketEvent, TicketIn, TicketNote
 
 # The timestamp each status stamps when a ticket enters it.
 STATUS_TIMESTAMPS = {
@@ -375,5 +375,38 @@ async def history(db: AsyncSession, *, ticket_id: int) -> Sequence[TicketEvent]:
 async def notes(db: AsyncSession, *, ticket_id: int) -> Sequence[TicketNote]:
     rows = await db.execute(
         select(TicketNote).where(TicketNote.ticket_id == ticket_id).order_by(TicketNote.id)
+    )
+    return rows.scalars().all()
+
+
+# --- attachments ----------------------------------------------------------------------
+
+
+async def attachment_ticket(db: AsyncSession, *, conversation_id: str) -> Ticket | None:
+    """Where a customer's file goes: the conversation's live ticket, else its
+    newest open one."""
+    if not storable(conversation_id):
+        return None
+    live = await live_tickets_for(db, conversation_ids={conversation_id})
+    return live.get(conversation_id) or await open_ticket_for(db, conversation_id=conversation_id)
+
+
+async def add_attachment(db: AsyncSession, *, ticket: Ticket, **fields: Any) -> Attachment:
+    attachment = Attachment(ticket_id=ticket.id, created_at=utcnow(), **fields)
+    db.add(attachment)
+    await db.flush()
+    return attachment
+
+
+async def get_attachment(db: AsyncSession, *, attachment_id: int) -> Attachment:
+    attachment = await db.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound(f"Attachment {attachment_id} does not exist.")
+    return attachment
+
+
+async def attachments(db: AsyncSession, *, ticket_id: int) -> Sequence[Attachment]:
+    rows = await db.execute(
+        select(Attachment).where(Attachment.ticket_id == ticket_id).order_by(Attachment.id)
     )
     return rows.scalars().all()

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import yaml
@@ -59,6 +60,7 @@ class Scene:
     analyst: Staff
     conversation_id: str = ""
     ticket_id: int = 0
+    attachment_id: int = 0
 
     def who(self, role: str) -> Any:
         if role == "anonymous":
@@ -96,6 +98,23 @@ async def offered(scene: Scene) -> None:
     result = await scene.bridge.handoff(scene.conversation_id)
     scene.ticket_id = result["ticket"]["id"]
     await scene.bridge.offered(scene.ticket_id, scene.owner)
+
+
+async def with_attachment(scene: Scene) -> None:
+    """The owner's live conversation, with a file the customer sent."""
+    await live(scene)
+    kept = await scene.bridge.post(
+        f"/api/conversations/{quote(scene.conversation_id, safe='')}/attachments",
+        data=upload_form(scene, "service"),
+        expect=201,
+    )
+    scene.attachment_id = kept["id"]
+
+
+def upload_form(scene: Scene, role: str) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("file", b"%PDF-1.4\n", filename="a.pdf", content_type="application/pdf")
+    return form
 
 
 async def nothing(scene: Scene) -> None:
@@ -160,6 +179,12 @@ TABLE: dict[tuple[str, str], Row] = {
         expect(service=201), body=lambda s, role: {"conversation_id": f"h-{role}", "title": "t"}
     ),
     ("post", "/api/rasa/events"): Row(expect(service=200), body=lambda s, role: []),
+    ("post", "/api/conversations/{conversation_id}/attachments"): Row(
+        expect(service=201), given=live, body=upload_form
+    ),
+    ("get", "/api/attachments/{attachment_id}"): Row(
+        expect(admin=200, owner=200), given=with_attachment
+    ),
     ("get", "/api/queue"): Row(READERS),
     ("get", "/api/agents"): Row(STAFF),
     ("post", "/api/agents"): Row(
@@ -214,7 +239,9 @@ async def call(scene: Scene, method: str, path: str, role: str, body: Any) -> in
         await socket.close()
         return 101
     kwargs: dict[str, Any] = {"allow_redirects": False}
-    if body is not None:
+    if isinstance(body, aiohttp.FormData):
+        kwargs["data"] = body
+    elif body is not None:
         kwargs["json"] = body
     async with bridge.client.request(method, path, headers=headers, **kwargs) as response:
         return response.status
@@ -231,7 +258,11 @@ async def test_every_documented_route_answers_each_role_as_the_table_says(bridge
         for role in ROLES:
             scene.conversation_id = f"{method}{template}:{role}"
             await row.given(scene)
-            path = template.format(ticket_id=scene.ticket_id)
+            path = template.format(
+                ticket_id=scene.ticket_id,
+                conversation_id=quote(scene.conversation_id, safe=""),
+                attachment_id=scene.attachment_id,
+            )
             body = row.body(scene, role) if row.body else None
             status = await call(scene, method.upper(), path, role, body)
             if status != row.expected[role]:
