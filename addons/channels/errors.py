@@ -99,6 +99,37 @@ class ChannelNotConfigured(ChannelError):
     default_message = "This channel is not configured on this server."
 
 
+class NotAuthorized(ChannelError):
+    """A route's bearer token is missing or does not verify."""
+
+    code = "not_authorized"
+    default_message = "The request's bearer token is missing or wrong."
+
+
+class InvalidSession(ChannelError):
+    """A web chat session token this server did not issue, or that expired."""
+
+    code = "invalid_session"
+    default_message = "The session is unknown or has expired; please ask for a new session."
+
+
+class AttachmentTypeNotAllowed(ChannelError):
+    code = "attachment_type_not_allowed"
+    default_message = "This type of file cannot be sent."
+
+
+class NoOpenTicket(ChannelError):
+    """Files reach agents only: without a handoff nobody would see it."""
+
+    code = "no_open_ticket"
+    default_message = "Files can be sent while you are talking with an agent."
+
+
+class BridgeUnavailable(ChannelError):
+    code = "bridge_unavailable"
+    default_message = "Files cannot be received right now; please try again later."
+
+
 class DeliveryFailed(Exception):
     """A platform did not take a message going out to a customer.
 

@@ -12,11 +12,16 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from addons.channels.errors import (
+    AttachmentTypeNotAllowed,
     BodyTooLarge,
+    BridgeUnavailable,
     ChannelError,
     ChannelNotConfigured,
     DuplicateMessage,
+    InvalidSession,
     InvalidSignature,
+    NoOpenTicket,
+    NotAuthorized,
     RateLimited,
 )
 
@@ -27,6 +32,11 @@ STATUS = {
     ChannelNotConfigured: HTTPStatus.SERVICE_UNAVAILABLE,
     InvalidSignature: HTTPStatus.FORBIDDEN,
     DuplicateMessage: HTTPStatus.CONFLICT,
+    NotAuthorized: HTTPStatus.UNAUTHORIZED,
+    InvalidSession: HTTPStatus.UNAUTHORIZED,
+    AttachmentTypeNotAllowed: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+    NoOpenTicket: HTTPStatus.CONFLICT,
+    BridgeUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
 
