@@ -78,6 +78,8 @@ CONVERSATION_PREFIX = "telegram:"
 # What /start means: the greeting, started by us, not parsed from what the
 # customer typed (which would let anyone send any "/intent").
 GREETING_INTENT = "greet"
+# The entity the domain maps to the `language` slot (addons/nlu/language.py).
+LANGUAGE_ENTITY = "language"
 # A flooding customer is told to slow down at most this often.
 SLOW_DOWN_NOTICE_SECONDS = 60
 ATTACHMENT_LABELS = {
@@ -270,8 +272,9 @@ class TelegramInput(InputChannel):
         """The greeting as Rasa's trigger_intent runs an intent (the events
         are those of `trigger_external_user_uttered`), with this channel and
         the customer's identity on the user event, so replies find their way
-        back here. A paused conversation (a live handoff) logs it and stays
-        silent, as for any message."""
+        back here, and their Telegram's language as the conversation's. A
+        paused conversation (a live handoff) logs it and stays silent, as
+        for any message."""
         sender_id = conversation_id(update.chat_id)
         output = self.get_output_channel()
         if agent is None or agent.processor is None or agent.domain is None:
@@ -283,6 +286,8 @@ class TelegramInput(InputChannel):
                 UserUttered(
                     START_COMMAND,
                     intent={"name": GREETING_INTENT, "confidence": 1.0},
+                    # The greeting in the language of the customer's Telegram.
+                    entities=[{"entity": LANGUAGE_ENTITY, "value": update.customer.language}],
                     input_channel=self.name(),
                     metadata=metadata,
                 ),
@@ -349,8 +354,13 @@ class TelegramInput(InputChannel):
             logger.warning("A file from %s did not reach the bridge: %s", update.chat_id, error)
             await self.tell(update.chat_id, notice(Notice.FILE_NOT_DELIVERED, language))
             return
-        label = ATTACHMENT_LABELS[language][file.content_type.startswith("image/")]
-        text = f"{label} {stored.get('name') or file.file_name}"
+        # A photo's name is made up (Telegram gives none), and Latin file
+        # names in the text would switch the bot's language: it is named
+        # only in the attachment.
+        is_photo = update.file_is_photo
+        text = ATTACHMENT_LABELS[language][is_photo]
+        if not is_photo:
+            text = f"{text} {stored.get('name') or file.file_name}"
         if update.text:
             text = f"{text}\n{update.text}"
         await self.submit(on_new_message, update, text, {**metadata, "attachment": stored})

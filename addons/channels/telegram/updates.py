@@ -78,6 +78,8 @@ class Update:
     # The keyboard the pressed button belongs to, to tell its title.
     keyboard: dict[str, Any] | None = None
     file: TelegramFile | None = None
+    # A photo (Telegram recompresses it, and gives it no name) rather than a document.
+    file_is_photo: bool = False
 
 
 def read_update(body: Any, bot_username: str = "") -> Update | None:
@@ -151,7 +153,13 @@ def _message(
         return Update(kind=Kind.TEXT, text=text, **fields)
     file = _file(message)
     if file:
-        return Update(kind=Kind.FILE, file=file, text=message.get("caption"), **fields)
+        return Update(
+            kind=Kind.FILE,
+            file=file,
+            file_is_photo=bool(message.get("photo")),
+            text=message.get("caption"),
+            **fields,
+        )
     if any(key in message for key in SPOKEN):
         return Update(kind=Kind.SPOKEN, **fields)
     return Update(kind=Kind.UNSUPPORTED, **fields)
