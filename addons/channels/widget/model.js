@@ -166,6 +166,9 @@ export function messageView(message, { sender } = {}) {
   const agent = sender === "customer" ? null : agentOf(message);
   const who = sender === "customer" ? "customer" : agent ? "agent" : "bot";
   const buttons = who === "customer" ? [] : normalisedButtons(message);
+  // A file: Rasa's `{type, payload: {name, url}}`, or the bridge's `{name,
+  // content_type, ...}` on a customer's replayed upload (its URL is the
+  // agents', so it is not linked).
   const attachment = message.attachment && message.attachment.type !== "image" ? message.attachment : null;
   return {
     sender: who,
@@ -178,7 +181,6 @@ export function messageView(message, { sender } = {}) {
       : null,
     agent,
     handoff: handoffOf(message),
-    at: message.at || message.timestamp || null,
   };
 }
 
@@ -194,6 +196,8 @@ export function historyViews(messages) {
     if (view.sender === "customer") {
       const pressed = offered.find((button) => button.payload === view.text);
       if (pressed) view.text = pressed.title;
+      // A sent file shows as itself, not as the words the bot was told ("[图片] a.png").
+      if (view.file) view.text = "";
     } else if (view.buttons.length) {
       offered = view.buttons;
     }

@@ -117,6 +117,17 @@ test("a replayed history keeps only the last bot message's buttons", () => {
   assert.deepEqual(historyViews(null), []);
 });
 
+test("a customer's replayed upload shows as the file, unlinked", () => {
+  const [view] = historyViews([
+    {
+      sender: "customer",
+      text: "[图片] a.png",
+      attachment: { id: 1, name: "a.png", content_type: "image/png", size: 10, url: "http://bridge.example/api/attachments/1" },
+    },
+  ]);
+  assert.deepEqual([view.text, view.file], ["", { name: "a.png", url: null }]);
+});
+
 test("links are cut out of text, which otherwise stays text", () => {
   assert.deepEqual(segments("见 https://shop.example/o/1，谢谢 <b>"), [
     { text: "见 " },
