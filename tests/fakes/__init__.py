@@ -33,6 +33,9 @@ def every_fake() -> dict[str, PlatformFake]:
     from tests.fakes.telegram import FakeTelegram
 
     fakes["telegram"] = FakeTelegram()
+    from tests.fakes.mail import FakeMailProvider
+
+    fakes["mail"] = FakeMailProvider()
     from tests.fakes.app_callback import FakeApp
 
     fakes["app"] = FakeApp()

@@ -1,8 +1,10 @@
 """Which files a customer's mail or form may bring, and how they are named.
 
-One home for the limits of both the e-mail channel and the form: the
-bridge has its own checks too, but refusing here costs nothing and tells
-the customer at once which file was left out and why.
+One home for the limits of both the e-mail channel and the form. Which
+kinds of file are kept is the bridge's rule (it looks at the bytes, see
+handoff/tickets/attachments.py); here only how many files one mail or
+form may bring, and a size bound so that nothing too large for the bridge
+is sent to it.
 """
 
 from __future__ import annotations
@@ -14,18 +16,6 @@ from pathlib import PurePath
 
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
-# What agents can open safely in a browser or an office suite; executables,
-# scripts and archives that may hide them are left out.
-ALLOWED_TYPES = frozenset(
-    {
-        "image/jpeg", "image/png", "image/gif", "image/webp", "image/heic",
-        "application/pdf", "text/plain", "text/csv",
-        "application/msword", "application/vnd.ms-excel",
-        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        "video/mp4", "audio/mpeg", "audio/amr",
-    }
-)  # fmt: skip
 MAX_FILENAME_CHARS = 120
 _UNSAFE_FILENAME = re.compile(r"[\x00-\x1f\x7f/\\:*?\"<>|]+")
 
@@ -42,7 +32,7 @@ class LeftOut:
     """A file that was not kept, and why, in the customer's words."""
 
     filename: str
-    reason: str  # "count", "size" or "type"
+    reason: str  # "count", "size", or the bridge's words
 
 
 def safe_filename(name: str | None, default: str = "attachment") -> str:
@@ -58,9 +48,7 @@ def select(attachments: list[Attachment]) -> tuple[list[Attachment], list[LeftOu
     kept: list[Attachment] = []
     left_out: list[LeftOut] = []
     for attachment in attachments:
-        if attachment.content_type.lower() not in ALLOWED_TYPES:
-            left_out.append(LeftOut(attachment.filename, "type"))
-        elif len(attachment.data) > MAX_ATTACHMENT_BYTES:
+        if len(attachment.data) > MAX_ATTACHMENT_BYTES:
             left_out.append(LeftOut(attachment.filename, "size"))
         elif len(kept) >= MAX_ATTACHMENTS:
             left_out.append(LeftOut(attachment.filename, "count"))
