@@ -34,6 +34,16 @@ def _last_bot_utterance(tracker: Tracker) -> str | None:
     return None
 
 
+def handoff_step(state: str, ticket_id: Any, *, position: int | None = None) -> dict[str, Any]:
+    """The machine-readable side of the utterance (its `custom`), one message
+    with its text: the web widget shows "connecting / you are number N" from
+    it (addons/channels/web_messages.py)."""
+    step: dict[str, Any] = {"state": state, "ticket_id": ticket_id}
+    if position is not None:
+        step["position"] = position
+    return {"handoff": step}
+
+
 def wait_minutes(seconds: int | None) -> int:
     return max(1, math.ceil((seconds or 0) / 60))
 
@@ -68,13 +78,19 @@ class ActionRequestHuman(Action):
         if not result["live"]:
             dispatcher.utter_message(response="utter_handoff_no_agents", ticket_id=ticket_id)
             return events
-        if result.get("queue_position"):
+        position = result.get("queue_position")
+        if position:
             dispatcher.utter_message(
                 response="utter_handoff_queued",
+                json_message=handoff_step("queued", ticket_id, position=position),
                 ticket_id=ticket_id,
-                position=result["queue_position"],
+                position=position,
                 minutes=wait_minutes(result.get("estimated_wait_seconds")),
             )
         else:
-            dispatcher.utter_message(response="utter_handoff_connecting", ticket_id=ticket_id)
+            dispatcher.utter_message(
+                response="utter_handoff_connecting",
+                json_message=handoff_step("connecting", ticket_id),
+                ticket_id=ticket_id,
+            )
         return [*events, ConversationPaused()]

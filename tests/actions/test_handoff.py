@@ -99,6 +99,10 @@ async def test_with_an_agent_online_the_bot_pauses_and_tells_the_wait(
     events = await ActionRequestHuman().run(dispatcher, tracker, domain_dict)
     assert responses(dispatcher) == ["utter_handoff_queued"]
     assert dispatcher.messages[0]["position"] == 1 and dispatcher.messages[0]["minutes"] >= 1
+    ticket_id = int(slot_events(events)["ticket_id"])
+    assert dispatcher.messages[0]["custom"] == {
+        "handoff": {"state": "queued", "position": 1, "ticket_id": ticket_id}
+    }, "the web widget shows the place in the queue from it"
     assert events[-1]["event"] == "pause"
     ticket = await stored_ticket(bridge, slot_events(events)["ticket_id"])
     assert ticket.live and ticket.title == "客户请求人工服务"
