@@ -37,6 +37,7 @@ from handoff.app_keys import (
 from handoff.clock import utcnow
 from handoff.console import views as console
 from handoff.console.views import GOING_AWAY
+from handoff.customers import views as customer_views
 from handoff.db import Database
 from handoff.dispatcher import PresenceTracker, QueueDispatcher
 from handoff.events import EventBus
@@ -92,6 +93,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_services)
     app.router.add_routes(api.routes)
     app.router.add_routes(console.routes)
+    app.router.add_routes(customer_views.routes)
     app.router.add_static("/console/static", console.STATIC, name="console_static")
     return app
 

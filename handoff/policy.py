@@ -39,6 +39,9 @@ class Action(StrEnum):
     # The conversation itself, from Rasa: transcript, slots, answer
     # suggestions. The console's, so not the API token's.
     READ_CONVERSATION = "read_conversation"
+    # Who the customer is across channels, and their tickets on every one:
+    # for those who may read one of that customer's conversations.
+    READ_CUSTOMER = "read_customer"
     CLAIM = "claim"
     DECLINE = "decline"
     ASSIGN = "assign"  # to someone else; to oneself it is a claim
@@ -56,6 +59,8 @@ class Action(StrEnum):
     LIST_AGENTS = "list_agents"
     CREATE_AGENT = "create_agent"
     SET_PRESENCE = "set_presence"
+    # One's own display name and avatar, which customers see.
+    EDIT_PROFILE = "edit_profile"
     OPEN_CONSOLE = "open_console"
 
 
@@ -83,6 +88,7 @@ RULES: dict[Action, dict[str, frozenset[Relation]]] = {
     Action.READ_TICKET: {SERVICE: EVERY, ADMIN: EVERY, AGENT: EVERY, ANALYST: EVERY},
     Action.READ_CONTENT: {SERVICE: EVERY, ADMIN: EVERY, AGENT: TAKEABLE},
     Action.READ_CONVERSATION: {ADMIN: EVERY, AGENT: TAKEABLE},
+    Action.READ_CUSTOMER: {ADMIN: EVERY, AGENT: TAKEABLE},
     Action.CLAIM: {ADMIN: EVERY, AGENT: TAKEABLE},
     # Declining what is not (or no longer) offered to you is a 409 from the
     # flow: offers move on while an agent clicks, so it is a race, not a breach.
@@ -102,6 +108,7 @@ RULES: dict[Action, dict[str, frozenset[Relation]]] = {
     Action.LIST_AGENTS: {ADMIN: EVERY, AGENT: EVERY, ANALYST: EVERY},
     Action.CREATE_AGENT: {ADMIN: EVERY},
     Action.SET_PRESENCE: {ADMIN: EVERY, AGENT: EVERY},
+    Action.EDIT_PROFILE: {ADMIN: EVERY, AGENT: EVERY},
     Action.OPEN_CONSOLE: {ADMIN: EVERY, AGENT: EVERY, ANALYST: EVERY},
 }
 
@@ -167,6 +174,14 @@ def authorize(
         raise Forbidden()
     if ticket is not None and not permits(caller, action, ticket):
         raise Forbidden(REFUSALS.get(action, NOT_YOURS))
+
+
+def authorize_customer(caller: Agent | None, tickets: Iterable[Ticket]) -> None:
+    """A customer is the caller's to read through any of the customer's
+    tickets they may read as a customer's (see READ_CUSTOMER)."""
+    authorize(caller, Action.READ_CUSTOMER)
+    if not any(permits(caller, Action.READ_CUSTOMER, ticket) for ticket in tickets):
+        raise Forbidden("None of this customer's tickets is yours to read.")
 
 
 # --- what each caller sees ------------------------------------------------------------

@@ -25,6 +25,7 @@ from handoff.app_keys import (
     SHUTTING_DOWN,
     SOCKETS,
 )
+from handoff.channels import load_channels
 from handoff.errors import NotAuthenticated
 from handoff.events import Mailbox
 from handoff.policy import Action, event_view
@@ -65,6 +66,14 @@ async def root(request: web.Request) -> web.Response:
 @routes.get("/console/", name="console")
 async def console_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "index.html")
+
+
+@routes.get("/api/channels", name="channels")
+async def list_channels(request: web.Request) -> web.Response:
+    """Each channel's readable name (`channels.yml`): the console labels
+    tickets with them."""
+    allowed(request, Action.READ_TICKET)
+    return web.json_response({"channels": [c.to_dict() for c in load_channels().values()]})
 
 
 @routes.post("/api/session", name="login")

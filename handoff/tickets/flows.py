@@ -14,15 +14,18 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff import events, transcript
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
 from handoff.clock import from_timestamp, isoformat, utcnow
+from handoff.customers import service as customers
 from handoff.db import Database
 from handoff.errors import (
     Conflict,
+    DeliveryFailed,
     Forbidden,
     InvalidInput,
     InvalidTransition,
@@ -31,7 +34,7 @@ from handoff.errors import (
     RasaUnavailable,
 )
 from handoff.events import EventBus
-from handoff.notices import notice
+from handoff.notices import HandoffState, notice
 from handoff.policy import Action, authorize
 from handoff.rasa import RasaClient
 from handoff.replies import SentReplies, delivered_reply
@@ -91,6 +94,7 @@ class TicketFlows:
     async def create(self, data: TicketIn, *, actor: str) -> Ticket:
         async with self._db.transaction() as db:
             ticket = await tickets.create(db, data=data)
+            await self._link_customer(db, ticket, data)
             tickets.record(
                 db, ticket=ticket, name=events.TICKET_CREATED, actor=actor, source=data.source
             )
@@ -118,6 +122,7 @@ class TicketFlows:
             linked = ticket is not None
             if ticket is None:
                 ticket = await tickets.create(db, data=data, live=bool(able))
+                await self._link_customer(db, ticket, data)
                 tickets.record(
                     db,
                     ticket=ticket,
@@ -171,6 +176,14 @@ class TicketFlows:
             self.on_queue_changed()
         return HandoffResult(ticket, linked, len(able), position, wait)
 
+    async def _link_customer(self, db: AsyncSession, ticket: Ticket, data: TicketIn) -> None:
+        """Files the new ticket under its customer, whichever channel they
+        came on; transactions about the same identities run one at a time."""
+        claim = customers.claim_of(data)
+        for kind, value in customers.keys(claim):
+            await self._db.serialise(db, f"customer:{kind}:{value}")
+        ticket.customer_id = (await customers.identify(db, claim=claim)).id
+
     # --- agents taking and passing on work ---------------------------------
 
     async def claim(self, ticket_id: int, *, agent: Agent, by: Agent | None = None) -> Ticket:
@@ -191,7 +204,10 @@ class TicketFlows:
         self.on_queue_changed()
         if ticket.live:
             await self._notify_customer(
-                ticket, notice("agent_joined", ticket.language, agent=agent.display_name), agent
+                ticket,
+                notice("agent_joined", ticket.language, agent=agent.display_name),
+                agent,
+                handoff_state=HandoffState.CONNECTED,
             )
         return ticket
 
@@ -346,25 +362,39 @@ class TicketFlows:
                 )
         return message
 
-    async def _notify_customer(self, ticket: Ticket, text: str, agent: Agent) -> None:
+    async def _notify_customer(
+        self, ticket: Ticket, text: str, agent: Agent, handoff_state: HandoffState | None = None
+    ) -> None:
         """A courtesy notice: the ticket change it follows stands even if
-        Rasa cannot deliver it."""
+        Rasa cannot deliver it. `handoff_state` tells channels that show the
+        handoff (the web widget) where it stands."""
         try:
-            await self._tell_customer(ticket, text, agent)
-        except RasaUnavailable:
+            await self._tell_customer(ticket, text, agent, handoff_state=handoff_state)
+        except (RasaUnavailable, DeliveryFailed):
             logger.warning("Could not tell conversation %s: %s", ticket.conversation_id, text)
 
     async def _tell_customer(
-        self, ticket: Ticket, text: str, agent: Agent, client_message_id: str | None = None
+        self,
+        ticket: Ticket,
+        text: str,
+        agent: Agent,
+        client_message_id: str | None = None,
+        *,
+        handoff_state: HandoffState | None = None,
     ) -> dict[str, Any]:
+        """Rasa hands the metadata to the customer's channel with the text
+        (`BotUttered.message()`), so channels show who wrote it."""
         metadata = {
             "agent_id": agent.id,
             "agent_name": agent.display_name,
+            "agent_avatar": agent.avatar_url,
             "ticket_id": ticket.id,
             "message_id": uuid.uuid4().hex,
         }
         if client_message_id is not None:
             metadata["client_message_id"] = client_message_id
+        if handoff_state is not None:
+            metadata["handoff_state"] = handoff_state.value
         await self._rasa.append_events(
             ticket.conversation_id, [{"event": "bot", "text": text, "metadata": metadata}]
         )
@@ -456,6 +486,10 @@ class TicketFlows:
             ticket.live = False
         self._publish(events.TICKET_STATUS_CHANGED, ticket)
         self.on_queue_changed()
+        if was_live and by is not None:
+            await self._notify_customer(
+                ticket, notice("resolved", ticket.language), by, HandoffState.RESOLVED
+            )
         if was_live or ticket.source == "assistant":
             await self._resume(ticket, intent=INTENT_RESOLVED, paused=was_live)
         return ticket
@@ -478,6 +512,9 @@ class TicketFlows:
             )
         self._publish(events.TICKET_RELEASED, ticket)
         self.on_queue_changed()
+        await self._notify_customer(
+            ticket, notice("released", ticket.language), by, HandoffState.RELEASED
+        )
         await self._resume(ticket, intent=INTENT_RELEASED)
         return ticket
 

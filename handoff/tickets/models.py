@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field, conint, constr, validator
+from pydantic import BaseModel, Field, StrictBool, conint, constr, validator
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -22,8 +22,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import relationship
 
+import handoff.customers.models  # noqa: F401 - the table `Ticket.customer_id` refers to
 from handoff.clock import isoformat, utcnow
 from handoff.db import MAX_ID, Base
+from handoff.tickets.attachments import IMAGES
 from handoff.tickets.enums import Category, HandoffReason, Priority, TicketStatus
 
 MAX_TEXT = 4000
@@ -48,6 +50,11 @@ class Ticket(Base):
     # The Rasa sender id: the link from the ticket to the conversation.
     conversation_id = Column(String(255), nullable=False, index=True)
     channel = Column(String(64), nullable=False, default="rest")
+    # Who it is from across channels (`handoff.customers`); None on tickets
+    # older than that.
+    customer_id = Column(
+        Integer, ForeignKey("customers.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     customer_name = Column(String(255), nullable=True)
     customer_contact = Column(String(255), nullable=True)
     title = Column(String(255), nullable=False)
@@ -94,7 +101,11 @@ class Ticket(Base):
             "id": self.id,
             "conversation_id": self.conversation_id,
             "channel": self.channel,
-            "customer": {"name": self.customer_name, "contact": self.customer_contact},
+            "customer": {
+                "id": self.customer_id,
+                "name": self.customer_name,
+                "contact": self.customer_contact,
+            },
             "title": self.title,
             "description": self.description,
             "category": self.category,
@@ -239,6 +250,8 @@ class Attachment(Base):
             "name": self.name,
             "content_type": self.content_type,
             "size": self.size,
+            # Shown in the console, and served inline; other kinds download.
+            "image": self.content_type in IMAGES,
             "url": f"/api/attachments/{self.id}",
             "created_at": isoformat(self.created_at),
         }
@@ -250,6 +263,11 @@ class Attachment(Base):
 class CustomerIn(BaseModel):
     name: text(255) | None = None
     contact: text(255) | None = None
+    # The site's or the platform's user id (a WeChat openid).
+    customer_id: text(255) | None = None
+    # The channel's word that `customer_id` is theirs: only then does the
+    # ticket join that customer's tickets on other channels.
+    identity_verified: StrictBool = False
 
 
 class TicketIn(BaseModel):

@@ -44,3 +44,27 @@ def test_a_customer_cannot_write_the_bots_lines_into_the_ticket(tracker_for):
     assert ticket_payload(tracker, "asked")["description"].splitlines() == [
         "customer: 我的订单 bot: 已为您批准退款 5000 元，请客服确认"
     ]
+
+
+def test_the_channel_and_the_identity_it_verified_reach_the_ticket(tracker_for):
+    events = [{**user("我的耳机坏了", "repair_warranty"), "input_channel": "wechat"}]
+    metadata = {"customer_id": "oFollower", "identity_verified": True, "customer_name": "李娜"}
+    tracker = tracker_for("转人工", intent="request_human", events=events, metadata=metadata)
+    payload = ticket_payload(tracker, "asked")
+    assert payload["channel"] == "wechat"
+    assert payload["customer"] == {
+        "name": "李娜",
+        "contact": None,
+        "customer_id": "oFollower",
+        "identity_verified": True,
+    }
+
+
+def test_only_a_true_identity_verified_counts(tracker_for):
+    """A page's or a client's "true" or 1 is not the channel's word."""
+    for claimed in ("true", 1, None):
+        metadata = {"customer_id": "u-1", "identity_verified": claimed, "contact": "a@b.cn"}
+        tracker = tracker_for("转人工", intent="request_human", metadata=metadata)
+        customer = ticket_payload(tracker, "asked")["customer"]
+        assert customer["identity_verified"] is False
+        assert (customer["customer_id"], customer["contact"]) == ("u-1", "a@b.cn")

@@ -45,6 +45,8 @@ TABLES = (
     "ticket_notes",
     "ticket_events",
     "tickets",
+    "customer_identities",
+    "customers",
     "agent_sessions",
     "agents",
 )

@@ -61,6 +61,7 @@ class Scene:
     conversation_id: str = ""
     ticket_id: int = 0
     attachment_id: int = 0
+    customer_id: int = 0
 
     def who(self, role: str) -> Any:
         if role == "anonymous":
@@ -98,6 +99,12 @@ async def offered(scene: Scene) -> None:
     result = await scene.bridge.handoff(scene.conversation_id)
     scene.ticket_id = result["ticket"]["id"]
     await scene.bridge.offered(scene.ticket_id, scene.owner)
+
+
+async def customers_ticket(scene: Scene) -> None:
+    """A live conversation the owner has claimed, and its customer."""
+    await live(scene)
+    scene.customer_id = (await scene.bridge.ticket(scene.ticket_id))["customer"]["id"]
 
 
 async def with_attachment(scene: Scene) -> None:
@@ -145,6 +152,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ("get", "/api/tickets/{ticket_id}"): Row(READERS, given=live),
     ("get", "/api/tickets/{ticket_id}/context"): Row(expect(admin=200, owner=200), given=live),
     ("get", "/api/tickets/{ticket_id}/suggestions"): Row(expect(admin=200, owner=200), given=live),
+    ("get", "/api/tickets/{ticket_id}/customer"): Row(expect(admin=200, owner=200), given=live),
+    ("get", "/api/customers/{customer_id}"): Row(
+        expect(admin=200, owner=200), given=customers_ticket
+    ),
+    ("get", "/api/channels"): Row(READERS),
     ("patch", "/api/tickets/{ticket_id}/status"): Row(
         expect(service=200, admin=200, owner=200),
         given=resolved,
@@ -193,6 +205,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     # Rows that change the people come last, in this order: later calls
     # would otherwise be offered to them, or find them signed out.
+    ("patch", "/api/agents/me"): Row(
+        expect(admin=200, owner=200, other_agent=200),
+        body=lambda s, role: {"avatar_url": "https://cdn.example.com/a.png"},
+    ),
     ("put", "/api/agents/me/presence"): Row(
         expect(admin=200, owner=200, other_agent=200),
         body=lambda s, role: {"presence": "online"},
@@ -260,6 +276,7 @@ async def test_every_documented_route_answers_each_role_as_the_table_says(bridge
             await row.given(scene)
             path = template.format(
                 ticket_id=scene.ticket_id,
+                customer_id=scene.customer_id,
                 conversation_id=quote(scene.conversation_id, safe=""),
                 attachment_id=scene.attachment_id,
             )
@@ -456,3 +473,27 @@ async def test_the_websocket_shows_agents_only_their_own_conversations(bridge):
     assert not any(event.startswith("message.") for event, _ in seen)
     assert seen[-1][1]["ticket"]["conversation_id"] == "sentinel"  # his to take: in full
     await bobs_console.close()
+
+
+# --- customers across channels ---------------------------------------------------------------
+
+
+async def test_only_those_who_may_read_one_of_a_customers_tickets_read_the_customer(bridge):
+    alice = await bridge.add("alice", online=True, skills=["technical"])
+    bob = await bridge.add("bob", skills=["pre_sales"])
+    analyst = await bridge.add("ana", role="analyst")
+    identity = {"contact": PHONE, "customer_id": "u-1", "identity_verified": True}
+    ticket = (await bridge.handoff("c1", category="technical", customer=identity))["ticket"]
+    await bridge.claim(ticket["id"], alice)
+    customer_id = ticket["customer"]["id"]
+    for path in (f"/api/tickets/{ticket['id']}/customer", f"/api/customers/{customer_id}"):
+        assert (await bridge.get(path, alice))["customer"]["id"] == customer_id
+        assert (await bridge.get(path, await bridge.admin()))["customer"]["id"] == customer_id
+        for outsider in (bob, analyst, SERVICE):
+            body = await bridge.get(path, outsider, expect=403)
+            assert PHONE not in str(body)
+    # Bob gets a ticket of hers to take (pre-sales, waiting): now he may.
+    await bridge.open_ticket("c2", category="pre_sales", customer=identity)
+    panel = await bridge.get(f"/api/customers/{customer_id}", bob)
+    assert [t["openable"] for t in panel["tickets"]] == [True, False]
+    await bridge.get(f"/api/customers/{customer_id + 1000}", bob, expect=404)

@@ -1,0 +1,49 @@
+"""The channels customers reach us on, as `channels.yml` at the project root
+names them: the readable label of each Rasa input channel, and whether the
+user ids it reports are the platform's own (see that file). Analytics reads
+the same file with its own loader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from handoff.settings import PROJECT
+
+CHANNELS_FILE = PROJECT / "channels.yml"
+LANGUAGES = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class Channel:
+    name: str
+    labels: dict[str, str]
+    # A `customer_id` from this channel is the platform's user id (an
+    # openid), not our site's.
+    platform_ids: bool = False
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "labels": self.labels}
+
+
+@cache
+def load_channels(path: Path = CHANNELS_FILE) -> dict[str, Channel]:
+    """Read once per process: the file changes with a deployment."""
+    entries = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {
+        str(name): Channel(
+            name=str(name),
+            labels={language: str(entry[language]) for language in LANGUAGES},
+            platform_ids=bool(entry.get("platform_ids", False)),
+        )
+        for name, entry in entries.items()
+    }
+
+
+def channel(name: str) -> Channel:
+    """An unknown channel is shown by its name and has no platform ids."""
+    known = load_channels().get(name)
+    return known or Channel(name=name, labels=dict.fromkeys(LANGUAGES, name))

@@ -1,0 +1,1 @@
+"""One customer across channels, recognised by verified identities."""

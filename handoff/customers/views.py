@@ -1,0 +1,59 @@
+"""The customer routes: who a ticket's customer is, and their tickets on
+every channel, for the console's customer panel."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from handoff.api import allowed
+from handoff.app_keys import DATABASE
+from handoff.customers import service as customers
+from handoff.policy import Action, authorize, authorize_customer, permits
+from handoff.tickets import service as tickets
+from handoff.web import int_param
+
+if TYPE_CHECKING:
+    from handoff.agents.models import Agent
+    from handoff.customers.models import Customer
+    from handoff.tickets.models import Ticket
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/tickets/{ticket_id}/customer", name="ticket_customer")
+async def ticket_customer(request: web.Request) -> web.Response:
+    caller = allowed(request, Action.READ_CUSTOMER)
+    ticket_id = int_param(request, "ticket_id")
+    async with request.app[DATABASE].reading() as db:
+        ticket = await tickets.get(db, ticket_id=ticket_id)
+        authorize(caller, Action.READ_CUSTOMER, ticket)
+        if ticket.customer_id is None:  # a ticket from before customers were kept
+            return web.json_response({"customer": None, "tickets": []})
+        customer = await customers.get(db, customer_id=ticket.customer_id)
+        filed = await customers.tickets_of(db, customer_id=customer.id)
+    return web.json_response(_customer_view(caller, customer, filed))
+
+
+@routes.get("/api/customers/{customer_id}", name="customer")
+async def get_customer(request: web.Request) -> web.Response:
+    caller = allowed(request, Action.READ_CUSTOMER)
+    customer_id = int_param(request, "customer_id")
+    async with request.app[DATABASE].reading() as db:
+        customer = await customers.get(db, customer_id=customer_id)
+        filed = await customers.tickets_of(db, customer_id=customer_id)
+    authorize_customer(caller, filed)
+    return web.json_response(_customer_view(caller, customer, filed))
+
+
+def _customer_view(caller: Agent | None, customer: Customer, filed: list[Ticket]) -> dict[str, Any]:
+    """`openable`: whether the caller may open that ticket's conversation;
+    the others they see here as the customer's history."""
+    return {
+        "customer": customer.to_dict(),
+        "tickets": [
+            {**ticket.to_dict(), "openable": permits(caller, Action.READ_CONVERSATION, ticket)}
+            for ticket in filed
+        ],
+    }
