@@ -129,7 +129,9 @@ ATTACHMENT_TYPES = (
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 # Room for the multipart framing around the file.
 MULTIPART_OVERHEAD_BYTES = 16 * 1024
-ATTACHMENT_LABELS = {"image": "[图片 image]", "file": "[文件 file]"}
+# What the conversation says came: the file itself (name, type, link) is on
+# the ticket. No Latin file name, which would switch the bot to English.
+ATTACHMENT_LABELS = {"image": "[图片]", "file": "[文件]"}
 
 WIDGET_DIRECTORY = Path(__file__).parent / "widget"
 WIDGET_CACHE_SECONDS = 3600
@@ -396,8 +398,7 @@ class SocketIOInput(socketio.SocketIOInput):
                 f"Files of type {content_type or 'unknown'} cannot be sent.",
                 allowed=ATTACHMENT_TYPES,
             )
-        label = ATTACHMENT_LABELS["image" if content_type.startswith("image/") else "file"]
-        text = f"{label} {upload.name or 'attachment'}"
+        text = ATTACHMENT_LABELS["image" if content_type.startswith("image/") else "file"]
         self.guard.admit(session.sender_id, text, None)
         try:
             stored = await handoff_client.upload_attachment(

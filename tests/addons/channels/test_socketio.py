@@ -6,7 +6,6 @@ bridge are in tests/integration/test_web_channel.py."""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,6 @@ from typing import Any
 import jwt
 import pytest
 import requests
-import socketio
 
 from addons.channels import socketio as web
 from addons.channels.web_identity import customer_metadata, identity_signature
@@ -26,6 +24,7 @@ from tests.addons.channels.test_channels import (  # noqa: F401 (an autouse fixt
     EchoServer,
     _sanic_test_mode,
 )
+from tests.addons.channels.web_client import WebCustomer
 
 SECRET = "session-secret-of-at-least-32-bytes!"
 IDENTITY_SECRET = "site-shared-secret"
@@ -255,46 +254,11 @@ def server(channel: GreetingRecorder) -> Iterator[EchoServer]:
     running.stop()
 
 
-class Customer:
-    """python-socketio's client collecting the events it receives."""
-
-    def __init__(self, url: str, transports: list[str]) -> None:
-        self.client = socketio.Client()
-        self.events: list[tuple[str, Any]] = []
-        self.arrived = threading.Condition()
-        self.client.on("*", self._collect)
-        self.client.connect(url, transports=transports, wait_timeout=10)
-
-    def _collect(self, event: str, data: Any = None) -> None:
-        with self.arrived:
-            self.events.append((event, data))
-            self.arrived.notify_all()
-
-    def wait_for(self, event: str, timeout: float = 10) -> Any:
-        deadline = time.monotonic() + timeout
-        with self.arrived:
-            while True:
-                for index, (name, data) in enumerate(self.events):
-                    if name == event:
-                        del self.events[index]
-                        return data
-                left = deadline - time.monotonic()
-                assert left > 0, f"No {event!r} within {timeout} s; got {self.events}"
-                self.arrived.wait(left)
-
-    def session(self, token: str | None = None, **data: Any) -> dict[str, Any]:
-        self.client.emit("session_request", {"session_id": token, **data})
-        return self.wait_for("session_confirm")
-
-    def say(self, token: str, message: str, **data: Any) -> None:
-        self.client.emit("user_uttered", {"message": message, "session_id": token, **data})
-
-
 @pytest.fixture(params=[["websocket"], ["polling"]], ids=["websocket", "polling"])
-def customer(request, server) -> Iterator[Customer]:
-    connected = Customer(server.url, request.param)
+def customer(request, server) -> Iterator[WebCustomer]:
+    connected = WebCustomer(server.url, request.param)
     yield connected
-    connected.client.disconnect()
+    connected.close()
 
 
 def test_a_new_session_is_signed_greeted_and_answered_in_its_room(customer, server, channel):
@@ -303,7 +267,7 @@ def test_a_new_session_is_signed_greeted_and_answered_in_its_room(customer, serv
     session = channel.sessions.open(confirmed["session_id"])
     assert session is not None
     assert channel.started == [(session.sender_id, {"language": "en"})]
-    customer.say(session.token, "hi")
+    customer.say("hi", session.token)
     assert customer.wait_for("bot_uttered") == {"text": "echo:hi"}
     assert customer.wait_for("typing") == {"who": "bot", "typing": True, "name": None}
     (message,) = server.received
@@ -317,29 +281,29 @@ def test_a_resumed_session_is_not_greeted_again(customer, channel):
 
 
 def test_a_forged_token_gets_a_fresh_session_never_the_others_room(server, channel):
-    owner = Customer(server.url, ["websocket"])
-    intruder = Customer(server.url, ["polling"])
+    owner = WebCustomer(server.url, ["websocket"])
+    intruder = WebCustomer(server.url, ["polling"])
     try:
         token = owner.session()["session_id"]
         forged = token[:-4] + "AAAA"
         fresh = intruder.session(forged)
         assert fresh["resumed"] is False and fresh["session_id"] != token
-        intruder.say(forged, "what did the agent say?")
+        intruder.say("what did the agent say?", forged)
         assert intruder.wait_for(web.REJECTED_EVENT)["error"]["code"] == "invalid_session"
-        owner.say(token, "mine")
+        owner.say("mine", token)
         assert owner.wait_for("bot_uttered") == {"text": "echo:mine"}
         time.sleep(0.5)
         assert ("bot_uttered", {"text": "echo:mine"}) not in intruder.events
         assert [m.text for m in server.received] == ["mine"]
     finally:
-        owner.client.disconnect()
-        intruder.client.disconnect()
+        owner.close()
+        intruder.close()
 
 
 def test_custom_data_and_identity_reach_rasa_as_metadata(customer, server):
     token = customer.session()["session_id"]
     identity = signed_customer()
-    customer.say(token, "hi", customData={"customer": identity, "identity_verified": True})
+    customer.say("hi", token, customData={"customer": identity, "identity_verified": True})
     customer.wait_for("bot_uttered")
     assert server.received[0].metadata == {
         "customer_name": "王小明",
@@ -354,8 +318,8 @@ def test_the_init_payload_starts_the_conversation_instead_of_reaching_nlu(
 ):
     token = customer.session()["session_id"]
     for payload in ["", "/get_started"]:
-        customer.say(token, payload)
-    customer.say(token, "hi")
+        customer.say(payload, token)
+    customer.say("hi", token)
     customer.wait_for("bot_uttered")
     assert [m.text for m in server.received] == ["hi"]
     assert (
@@ -382,7 +346,7 @@ def test_bad_messages_are_refused_with_an_event(customer, server, data, code):
 def test_a_flood_is_refused_and_the_session_goes_on(customer, server):
     token = customer.session()["session_id"]
     for _ in range(LIMITS.burst + 1):
-        customer.say(token, "hi")
+        customer.say("hi", token)
     assert customer.wait_for(web.REJECTED_EVENT)["error"]["code"] == "rate_limited"
     assert len(server.received) == LIMITS.burst
 
