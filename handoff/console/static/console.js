@@ -86,7 +86,7 @@
       "tab.info": "详情",
       "tab.notes": "内部备注",
       "tab.history": "处理记录",
-      "tab.past": "历史工单",
+      "tab.past": "客户",
       "info.slots": "对话信息",
       "info.facts": "工单信息",
       "slots.empty": "助手尚未收集到信息",
@@ -95,6 +95,18 @@
       "notes.empty": "暂无备注",
       "history.empty": "暂无记录",
       "past.empty": "该客户没有其他工单",
+      "customer.unnamed": "未留姓名的客户",
+      "customer.verified": "已验证身份",
+      "customer.unverified": "身份未验证",
+      "customer.unverified_note": "渠道未验证该客户的身份，这里只列出本会话的工单。",
+      "customer.channels": "渠道：{channels}",
+      "customer.tickets": "各渠道的工单",
+      "customer.created": "创建于 {t}",
+      "customer.resolved": "解决于 {t}",
+      "customer.read_only": "其他客服的工单，仅供查看",
+      "identity.user": "网站账号",
+      "identity.phone": "手机",
+      "identity.email": "邮箱",
       "transfer.title": "转接会话",
       "transfer.to_agent": "转给客服",
       "transfer.to_group": "转到技能组",
@@ -151,10 +163,6 @@
       "reason.form_failure": "表单填写失败",
       "reason.offer_expired": "推送超时未接受",
       "reason.agent_disconnected": "客服连接断开",
-      "channel.rest": "网页",
-      "channel.wechat": "微信",
-      "channel.email": "邮件",
-      "channel.api": "API",
       "field.id": "工单号",
       "field.status": "状态",
       "field.priority": "优先级",
@@ -298,7 +306,7 @@
       "tab.info": "Details",
       "tab.notes": "Notes",
       "tab.history": "Activity",
-      "tab.past": "Past tickets",
+      "tab.past": "Customer",
       "info.slots": "Collected by the assistant",
       "info.facts": "Ticket",
       "slots.empty": "Nothing collected yet",
@@ -307,6 +315,18 @@
       "notes.empty": "No notes yet",
       "history.empty": "No activity yet",
       "past.empty": "No other tickets from this customer",
+      "customer.unnamed": "Customer without a name",
+      "customer.verified": "Verified identity",
+      "customer.unverified": "Identity not verified",
+      "customer.unverified_note": "No channel verified who this customer is: only this conversation's tickets are listed.",
+      "customer.channels": "Channels: {channels}",
+      "customer.tickets": "Tickets on every channel",
+      "customer.created": "opened {t}",
+      "customer.resolved": "resolved {t}",
+      "customer.read_only": "Another agent's ticket, to read here only",
+      "identity.user": "Site account",
+      "identity.phone": "Phone",
+      "identity.email": "E-mail",
       "transfer.title": "Transfer the conversation",
       "transfer.to_agent": "To an agent",
       "transfer.to_group": "To a skill group",
@@ -363,10 +383,6 @@
       "reason.form_failure": "Form failed",
       "reason.offer_expired": "Offer not accepted in time",
       "reason.agent_disconnected": "Agent disconnected",
-      "channel.rest": "Web",
-      "channel.wechat": "WeChat",
-      "channel.email": "Email",
-      "channel.api": "API",
       "field.id": "Ticket",
       "field.status": "Status",
       "field.priority": "Priority",
@@ -471,6 +487,7 @@
     refreshTimer: null,
     suggestTimer: null,
     agents: [],
+    channels: {},        // channel name -> {zh, en}: GET /api/channels
     drafts: {},          // ticket id -> unsent reply, kept while another is open
     tab: "info"
   };
@@ -491,10 +508,16 @@
     });
   }
 
-  /** A translated label for an enum value, or the value itself. */
+  /** A translated label for an enum value, or the value itself. Channels
+   * are named by the server (channels.yml), so the console and the reports
+   * say the same. */
   function label(kind, value) {
     if (value === null || value === undefined || value === "") {
       return "—";
+    }
+    if (kind === "channel") {
+      var names = state.channels[value];
+      return names ? names[state.lang] || String(value) : String(value);
     }
     var key = kind + "." + value;
     var table = MESSAGES[state.lang] || MESSAGES.zh;
@@ -873,6 +896,17 @@
     renderAgent();
     connect();
     refreshLists();
+    loadChannels();
+  }
+
+  function loadChannels() {
+    api("GET", "/api/channels").then(function (data) {
+      state.channels = {};
+      (data.channels || []).forEach(function (channel) {
+        state.channels[channel.name] = channel.labels;
+      });
+      renderAll();
+    }, function () { /* tickets keep their channels' names */ });
   }
 
   function stopConsole() {
@@ -1567,6 +1601,17 @@
     open.history = context.history || [];
     open.past = context.past_tickets || [];
     renderConversation(true);
+    loadCustomer(open);
+  }
+
+  /** The customer of the open ticket and their tickets on every channel. */
+  function loadCustomer(open) {
+    api("GET", "/api/tickets/" + open.id + "/customer").then(function (data) {
+      if (state.open === open) {
+        open.customer = data.customer ? data : null;
+        renderPast();
+      }
+    }, function () { /* the conversation's own past tickets stay listed */ });
   }
 
   function inTranscriptTail(data) {
@@ -2161,26 +2206,81 @@
     return label("actor", actor);
   }
 
+  /** The customer tab: who the customer is across channels, and their
+   * other tickets (before their record loads, this conversation's). */
   function renderPast() {
+    var open = state.open;
+    var found = open.customer;
+    renderCustomerCard(found && found.customer);
     var list = $("past-list");
     clear(list);
-    var past = state.open.past || [];
+    var past = found
+      ? found.tickets.filter(function (ticket) { return ticket.id !== open.id; })
+      : open.past || [];
     past.forEach(function (ticket) {
-      var item = h("li", { cls: "past-item is-clickable", testid: "past-ticket", attrs: { "data-ticket-id": ticket.id, tabindex: "0", role: "button" } }, [
+      var openable = ticket.openable !== false;
+      var when = [t("customer.created", { t: dateTime(ticket.created_at) })];
+      if (ticket.resolved_at) {
+        when.push(t("customer.resolved", { t: dateTime(ticket.resolved_at) }));
+      }
+      var item = h("li", {
+        cls: "past-item" + (openable ? " is-clickable" : " is-read-only"),
+        testid: "past-ticket",
+        title: openable ? null : t("customer.read_only"),
+        attrs: { "data-ticket-id": ticket.id, "data-channel": ticket.channel, tabindex: openable ? "0" : null, role: openable ? "button" : null }
+      }, [
         h("div", { cls: "past-head" }, [
           h("span", { cls: "ticket-item-title", text: ticket.title }),
           badge(label("status", ticket.status), "status-" + ticket.status)
         ]),
-        h("div", { cls: "muted small", text: "#" + ticket.id + " · " + label("category", ticket.category) + " · " + dateTime(ticket.created_at) }),
+        h("div", { cls: "past-meta muted small" }, [
+          badge(label("channel", ticket.channel), "channel", "past-channel"),
+          h("span", { text: "#" + ticket.id + " · " + label("category", ticket.category) + " · " + when.join(" · ") })
+        ]),
         ticket.description ? h("p", { cls: "small past-description", text: truncate(ticket.description, 140) }) : null
       ]);
-      item.addEventListener("click", function () { openConversation(ticket.id); });
+      if (openable) {
+        item.addEventListener("click", function () { openConversation(ticket.id); });
+      }
       list.appendChild(item);
     });
     if (!past.length) {
       list.appendChild(h("li", { cls: "muted small", text: t("past.empty") }));
     }
     $("past-count").textContent = String(past.length);
+  }
+
+  function renderCustomerCard(customer) {
+    var card = $("customer-card");
+    clear(card);
+    show(card, Boolean(customer));
+    if (!customer) {
+      return;
+    }
+    var keys = customer.identities.filter(function (identity) { return identity.verified; });
+    var channels = [];
+    state.open.customer.tickets.forEach(function (ticket) {
+      var name = label("channel", ticket.channel);
+      if (channels.indexOf(name) < 0) {
+        channels.push(name);
+      }
+    });
+    card.appendChild(h("div", { cls: "customer-head" }, [
+      h("span", { cls: "customer-name", testid: "customer-name", text: customer.name || t("customer.unnamed") }),
+      badge(t(customer.verified ? "customer.verified" : "customer.unverified"), customer.verified ? "verified" : "unverified", "customer-verified")
+    ]));
+    if (customer.contact) {
+      card.appendChild(h("div", { cls: "small", text: customer.contact }));
+    }
+    keys.forEach(function (identity) {
+      var kind = Object.prototype.hasOwnProperty.call(MESSAGES.zh, "identity." + identity.kind)
+        ? t("identity." + identity.kind) : label("channel", identity.kind);
+      card.appendChild(h("div", { cls: "muted small", testid: "customer-identity", text: kind + " · " + identity.value }));
+    });
+    card.appendChild(h("div", { cls: "muted small", testid: "customer-channels", text: t("customer.channels", { channels: channels.join(state.lang === "zh" ? "、" : ", ") }) }));
+    if (!customer.verified) {
+      card.appendChild(h("p", { cls: "small customer-note", text: t("customer.unverified_note") }));
+    }
   }
 
   // --- transfer, resolve, release -----------------------------------------------------------
