@@ -23,7 +23,7 @@ Rasa's channel gives the events and the engine.io server; on top of it:
 Routes, under /webhooks/socketio:
   GET  /history             the conversation, for a reloaded page (Bearer session token)
   POST /attachments         a customer's file to the ticket (Bearer session token)
-  POST /typing              the agent is typing (Bearer JWT of RASA_JWT_SECRET, the bridge)
+  POST /typing              the agent is typing (the bridge's JWT for Rasa's API)
   GET  /widget/<path>       the widget's files (addons/channels/widget)
 
 credentials.yml:
@@ -34,7 +34,6 @@ credentials.yml:
       session_persistence: true
       session_secret: ${WEB_SESSION_SECRET}    # signs session tokens
       identity_secret: ${WEB_IDENTITY_SECRET}  # shared with the host site
-      typing_secret: ${RASA_JWT_SECRET}        # the bridge's JWTs
       limits:                    # optional; keys and defaults: guard.ChannelLimits
         messages_per_minute: 60
 """
@@ -57,6 +56,7 @@ from rasa.shared.core.events import UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sanic_jwt.exceptions import SanicJWTException
 from socketio import AsyncServer
 
 from addons.channels import engineio_sanic, handoff_client
@@ -99,6 +99,8 @@ SLOW_DOWN_NOTICE = (
 # message, or its usual initPayload.
 SESSION_START_PAYLOADS = frozenset({"", "/get_started"})
 GREET_INTENT = "greet"
+# The role in the bridge's JWTs for Rasa's API (handoff/rasa.py).
+BRIDGE_ROLE = "admin"
 LANGUAGES = frozenset({"zh", "en"})
 # Rasa's own credentials keys, passed on to its channel as they are.
 RASA_KEYS = (
@@ -158,7 +160,6 @@ class SocketIOInput(socketio.SocketIOInput):
         limits: ChannelLimits | None = None,
         session_secret: str = "",
         identity_secret: str = "",
-        typing_secret: str = "",
         max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
         **kwargs: Any,
     ) -> None:
@@ -166,7 +167,6 @@ class SocketIOInput(socketio.SocketIOInput):
         self.guard = InboundGuard(limits)
         self.sessions = SessionTokens(session_secret)
         self.identity_secret = identity_secret
-        self.typing_secret = typing_secret
         self.max_attachment_bytes = max_attachment_bytes
 
     @classmethod
@@ -177,7 +177,6 @@ class SocketIOInput(socketio.SocketIOInput):
             limits=ChannelLimits.from_config(credentials.get("limits")),
             session_secret=credentials.get("session_secret") or "",
             identity_secret=credentials.get("identity_secret") or "",
-            typing_secret=credentials.get("typing_secret") or "",
             max_attachment_bytes=int(
                 credentials.get("max_attachment_bytes") or MAX_ATTACHMENT_BYTES
             ),
@@ -332,22 +331,21 @@ class SocketIOInput(socketio.SocketIOInput):
             raise InvalidSession()
         return session
 
-    def check_bridge_jwt(self, request: Request) -> None:
-        """The bridge's JWT (handoff/rasa.py: HS256 with RASA_JWT_SECRET)."""
-        if not self.typing_secret:
-            raise ChannelNotConfigured("Agent typing needs typing_secret (RASA_JWT_SECRET).")
-        scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
-        if scheme.lower() != "bearer":
-            raise NotAuthorized()
+    async def check_bridge_jwt(self, request: Request) -> None:
+        """The bridge's JWT, checked as Rasa's HTTP API checks it: by Rasa's
+        sanic-jwt, with the secret Rasa was started with (`--jwt-secret`;
+        the launcher keeps RASA_JWT_SECRET out of Rasa's environment), and
+        the role that API requires of the bridge."""
+        if not request.app.config.get("USE_JWT"):
+            raise ChannelNotConfigured("Agent typing needs Rasa's API with --jwt-secret.")
+        auth = request.app.ctx.auth
         try:
-            jwt.decode(
-                token.strip(),
-                self.typing_secret,
-                algorithms=["HS256"],
-                options={"require": ["exp"]},
-            )
-        except jwt.PyJWTError:
+            authenticated = await auth.is_authenticated(request)
+            payload = await auth.extract_payload(request) if authenticated else {}
+        except (SanicJWTException, jwt.PyJWTError):
             raise NotAuthorized() from None
+        if (payload.get("user") or {}).get("role") != BRIDGE_ROLE:
+            raise NotAuthorized()
 
     async def conversation(self, request: Request) -> list[dict[str, Any]]:
         session = self.bearer_session(request)
@@ -357,7 +355,7 @@ class SocketIOInput(socketio.SocketIOInput):
         return history(event.as_dict() for event in tracker.events)
 
     async def agent_typing(self, request: Request) -> None:
-        self.check_bridge_jwt(request)
+        await self.check_bridge_jwt(request)
         body = await self.json_body(request)
         conversation_id = self.guard.check_id(body.get("conversation_id"), "conversation_id")
         name = body.get("agent_name")

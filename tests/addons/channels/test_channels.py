@@ -35,9 +35,10 @@ class EchoServer:
         limits: ChannelLimits,
         session_persistence: bool,
         socketio: SocketIOInput | None = None,
+        app: Sanic | None = None,
     ) -> None:
         self.received: list[UserMessage] = []
-        app = Sanic(f"channels-{uuid.uuid4().hex}")
+        app = app or Sanic(f"channels-{uuid.uuid4().hex}")
         for channel in [
             RestInput(limits),
             socketio or SocketIOInput(session_persistence=session_persistence, limits=limits),

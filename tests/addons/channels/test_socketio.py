@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 import pytest
+import rasa.server
 import requests
 
 from addons.channels import socketio as web
@@ -242,14 +243,15 @@ def channel() -> GreetingRecorder:
         limits=LIMITS,
         session_secret=SECRET,
         identity_secret=IDENTITY_SECRET,
-        typing_secret=TYPING_SECRET,
         max_attachment_bytes=1024,
     )
 
 
 @pytest.fixture
 def server(channel: GreetingRecorder) -> Iterator[EchoServer]:
-    running = EchoServer(LIMITS, session_persistence=True, socketio=channel)
+    # Rasa's own app, whose sanic-jwt checks the bridge's JWTs as Rasa's API does.
+    app = rasa.server.create_app(jwt_secret=TYPING_SECRET, jwt_method="HS256")
+    running = EchoServer(LIMITS, session_persistence=True, socketio=channel, app=app)
     yield running
     running.stop()
 
@@ -376,11 +378,12 @@ def test_the_bridge_shows_the_agent_typing_in_the_session(customer, server):
         None,
         "not-a-jwt",
         rasa_api_jwt("another secret", expires_at=time.time() + 60),
-        rasa_api_jwt(TYPING_SECRET, expires_at=time.time() - 60),
-        jwt.encode({"user": {"role": "admin"}}, TYPING_SECRET, algorithm="HS256"),  # no exp
+        rasa_api_jwt(TYPING_SECRET, expires_at=time.time() - 3600),  # beyond the leeway
+        jwt.encode({"user": {"role": "guest"}}, TYPING_SECRET, algorithm="HS256"),  # not the bridge
         jwt.encode({"exp": time.time() + 60}, TYPING_SECRET, algorithm="HS512"),
         jwt.encode({"exp": time.time() + 60}, None, algorithm="none"),
     ],
+    ids=["none", "garbage", "other-secret", "expired", "not-the-bridge", "hs512", "alg-none"],
 )
 def test_typing_needs_the_bridges_jwt(server, token):
     reply = typing(server, {"conversation_id": "c", "typing": True}, token)
