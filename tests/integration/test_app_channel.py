@@ -80,6 +80,8 @@ async def test_an_app_customer_is_handed_to_an_agent_and_back(handoff_stack: Han
         assert ticket["channel"] == "app"
         status, claimed = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
         assert status == 200, claimed
+        joined = await callback(stack, sender, "已接入")
+        assert (joined["sender"], joined["handoff_state"]) == ("agent", "connected")
 
         await say(stack, sender, "发票开错了抬头")
         heard = await console.next_event("message.customer", ticket_id=ticket["id"])
@@ -97,6 +99,8 @@ async def test_an_app_customer_is_handed_to_an_agent_and_back(handoff_stack: Han
         )
         assert status == 200, resolved
 
+    resolved_notice = await callback(stack, sender, "结束本次服务", after=before)
+    assert resolved_notice["handoff_state"] == "resolved"
     survey = await callback(stack, sender, "打分", after=before)
     assert survey["sender"] == "bot" and {b["payload"] for b in survey["buttons"]} >= {"4", "5"}
     await say(stack, sender, "5")
