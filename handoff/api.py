@@ -460,6 +460,11 @@ async def queue(request: web.Request) -> web.Response:
     return web.json_response({"tickets": queue_view(caller, waiting)})
 
 
+# A picture customers' channels load from the web pages they are on: HTTPS
+# only (no http: mixed content, no javascript: or data: URLs).
+AvatarUrl = constr(strict=True, max_length=512, regex=r"^https://[^\s\"'<>\\]+\Z")
+
+
 class AgentIn(BaseModel):
     username: constr(strict=True, min_length=2, max_length=64, regex=r"^[A-Za-z0-9_.@-]+\Z")
     password: text(256, min_length=8)
@@ -468,10 +473,18 @@ class AgentIn(BaseModel):
     skills: list[text(64)] = Field(default_factory=list)
     languages: list[text(8)] = Field(default_factory=lambda: ["zh", "en"])
     capacity: conint(strict=True, ge=1, le=50) = 3
+    avatar_url: AvatarUrl | None = None
 
 
 class PresenceIn(BaseModel):
     presence: Presence
+
+
+class ProfileIn(BaseModel):
+    """What an agent changes of themselves; a null avatar_url removes it."""
+
+    display_name: text(128, min_length=1) | None = None
+    avatar_url: AvatarUrl | None = None
 
 
 @routes.get("/api/agents", name="agents")
@@ -492,6 +505,20 @@ async def create_agent(request: web.Request) -> web.Response:
     async with request.app[DATABASE].transaction() as db:
         agent = await agents.create(db, **data.dict(), passwords=request.app[PASSWORDS])
     return web.json_response(agent.to_dict(), status=201)
+
+
+@routes.patch("/api/agents/me", name="profile")
+async def edit_profile(request: web.Request) -> web.Response:
+    agent = allowed(request, Action.EDIT_PROFILE)
+    data = await parse_body(request, ProfileIn)
+    async with request.app[DATABASE].transaction() as db:
+        agent = await agents.get(db, agent_id=agent.id)
+        if data.display_name is not None:
+            agent.display_name = data.display_name.strip() or agent.display_name
+        if "avatar_url" in data.__fields_set__:
+            agent.avatar_url = data.avatar_url
+        snapshot = agent.to_dict()
+    return web.json_response(snapshot)
 
 
 @routes.put("/api/agents/me/presence", name="presence")

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
 import jwt
 
-from handoff.errors import NotFound, RasaUnavailable
+from handoff.errors import DeliveryFailed, HandoffError, NotFound, RasaUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +26,28 @@ TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
 READ_TIMEOUT = aiohttp.ClientTimeout(
     total=float(os.environ.get("HANDOFF_RASA_READ_TIMEOUT_SECONDS", "4")), connect=2
 )
+
+
+# How Rasa answers an append whose bot event the customer's channel refused
+# (rasa.server.append_events: the output channel raised, nothing was saved).
+CONVERSATION_ERROR = "ConversationError"
+UNEXPECTED_ERROR = "An unexpected error occurred. Error: "
+MAX_REASON = 500
+
+
+def delivery_failure(status: int, body: str) -> DeliveryFailed | None:
+    """The channel's own words (`addons.channels.errors.DeliveryFailed`) for
+    the agent, from Rasa's 500 answer to an append; None for other answers."""
+    if status != 500:
+        return None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(answer, dict) or answer.get("reason") != CONVERSATION_ERROR:
+        return None
+    reason = str(answer.get("message") or "").removeprefix(UNEXPECTED_ERROR).strip()
+    return DeliveryFailed(reason[:MAX_REASON] or None)
 
 
 class RasaCredentials:
@@ -74,8 +98,11 @@ class RasaClient:
         *,
         params: dict[str, str] | None = None,
         timeout: aiohttp.ClientTimeout = TIMEOUT,
+        refusal: Callable[[int, str], HandoffError | None] | None = None,
         **kwargs: Any,
     ) -> Any:
+        """`refusal` turns an error answer into the error the caller should
+        see; any other is RasaUnavailable."""
         try:
             async with self._session.request(
                 method,
@@ -92,6 +119,8 @@ class RasaClient:
                     logger.warning(
                         "Rasa %s %s -> %s: %s", method, path, response.status, body[:500]
                     )
+                    if refusal is not None and (error := refusal(response.status, body)):
+                        raise error
                     raise RasaUnavailable(f"The assistant refused the request ({response.status}).")
                 return await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as error:
@@ -108,7 +137,8 @@ class RasaClient:
 
     async def append_events(self, conversation_id: str, events: list[dict[str, Any]]) -> None:
         """Logs events and sends any bot utterance among them on the channel
-        the customer last wrote from."""
+        the customer last wrote from; DeliveryFailed when that channel did
+        not take it (Rasa then logged nothing)."""
         await self._request(
             "POST",
             f"/conversations/{_quote(conversation_id)}/tracker/events",
@@ -118,6 +148,7 @@ class RasaClient:
                 "execute_side_effects": "true",
             },
             json=events,
+            refusal=delivery_failure,
         )
 
     async def trigger_intent(

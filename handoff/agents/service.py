@@ -50,6 +50,7 @@ async def create(
     skills: list[str] | None = None,
     languages: list[str] | None = None,
     capacity: int = 3,
+    avatar_url: str | None = None,
     passwords: PasswordWorkers | None = None,
 ) -> Agent:
     """`passwords` hashes off the event loop; without it the hash runs here,
@@ -64,6 +65,7 @@ async def create(
         skills=list(skills or []),
         languages=list(languages or ["zh", "en"]),
         capacity=capacity,
+        avatar_url=avatar_url,
     )
     db.add(agent)
     await db.flush()

@@ -343,6 +343,7 @@ async def test_an_agent_message_goes_to_the_customer_on_their_latest_channel(bri
             "metadata": {
                 "agent_id": agent.id,
                 "agent_name": agent.display_name,
+                "agent_avatar": None,
                 "ticket_id": ticket["id"],
                 "message_id": message["message_id"],
             },
@@ -484,6 +485,7 @@ async def test_resolving_gives_the_conversation_back_to_the_bot(bridge):
     assert resolved["resolved_at"] is not None
     assert bridge.rasa.trail("c1") == [
         "bot",
+        "bot",  # the agent's notice that they are done: handoff_state "resolved"
         "resume",
         "action",
         "intent:EXTERNAL_handoff_resolved",

@@ -46,7 +46,7 @@ async def test_an_uploaded_image_reaches_the_agents_console_and_context(bridge, 
     )
     assert kept["name"] == "坏了.png" and kept["content_type"] == "image/png"
     assert (kept["size"], kept["channel"], kept["ticket_id"]) == (len(PNG), "wechat", ticket_id)
-    assert kept["url"] == f"/api/attachments/{kept['id']}"
+    assert kept["url"] == f"/api/attachments/{kept['id']}" and kept["image"] is True
     event = await console.next("ticket.attachment_added")
     assert (event["ticket_id"], event["attachment"]) == (ticket_id, kept)
     context = await bridge.get(f"/api/tickets/{ticket_id}/context", agent)

@@ -66,6 +66,8 @@
       "transcript.pause": "对话已转接人工客服",
       "transcript.resume": "对话已交还机器人",
       "transcript.intent": "意图",
+      "transcript.open_image": "查看原图",
+      "reply.failed": "未送达：{reason}",
       "sender.customer": "客户",
       "sender.bot": "机器人",
       "sender.agent": "客服",
@@ -286,6 +288,8 @@
       "transcript.pause": "Handed over to a human agent",
       "transcript.resume": "Returned to the bot",
       "transcript.intent": "Intent",
+      "transcript.open_image": "Open the full image",
+      "reply.failed": "Not delivered: {reason}",
       "sender.customer": "Customer",
       "sender.bot": "Bot",
       "sender.agent": "Agent",
@@ -1165,6 +1169,12 @@
       onMessage(name, data);
       return;
     }
+    if (name === "ticket.attachment_added") {
+      if (state.open && state.open.id === data.ticket_id && !state.open.loading) {
+        appendTurn(attachmentTurn(data.attachment), true);
+      }
+      return;
+    }
     if (name === "ticket.note_added") {
       if (state.open && state.open.id === data.ticket_id) {
         addNote(data);
@@ -1704,8 +1714,9 @@
     input.disabled = Boolean(blocked);
     $("reply-send").disabled = Boolean(blocked) || Boolean(state.open && state.open.sending);
     var note = $("reply-state");
-    note.textContent = blocked || t("reply.hint");
-    note.classList.toggle("is-blocked", Boolean(blocked));
+    var undelivered = !blocked && state.open && state.open.undelivered;
+    note.textContent = blocked || (undelivered ? t("reply.failed", { reason: undelivered }) : t("reply.hint"));
+    note.classList.toggle("is-blocked", Boolean(blocked || undelivered));
     document.querySelectorAll("[data-testid=suggestion-send], [data-testid=suggestion-insert]").forEach(function (node) {
       node.disabled = Boolean(blocked);
     });
@@ -1718,7 +1729,9 @@
   function renderTranscript(fresh) {
     var list = $("transcript");
     var open = state.open;
-    var turns = fresh ? open.context.transcript || [] : open.turns;
+    var turns = fresh
+      ? withAttachments(open.context.transcript || [], open.context.attachments || [])
+      : open.turns;
     clear(list);
     open.turns = [];
     open.seen = {};
@@ -1783,10 +1796,65 @@
       attrs: { "data-sender": sender, "data-message-id": turn.message_id || null, "data-saved": turn.saved ? "" : null }
     }, [
       h("div", { cls: "turn-author", text: author }),
-      h("div", { cls: "turn-bubble", testid: "message-text", text: turn.text || "" }),
+      turn.attachment
+        ? h("div", { cls: "turn-bubble turn-attachment", testid: "message-attachment" }, [renderAttachment(turn.attachment)])
+        : h("div", { cls: "turn-bubble", testid: "message-text", text: turn.text || "" }),
       buttons,
       h("div", { cls: "turn-meta" }, meta)
     ]);
+  }
+
+  // --- customers' files ---------------------------------------------------------------------
+
+  /** A file the customer sent, as a turn of the transcript. */
+  function attachmentTurn(attachment) {
+    return { sender: "customer", attachment: attachment, message_id: "attachment-" + attachment.id, at: attachment.created_at };
+  }
+
+  /** The transcript with the ticket's files among its turns, by time. */
+  function withAttachments(turns, attachments) {
+    var files = attachments.map(attachmentTurn);
+    var merged = [];
+    turns.forEach(function (turn) {
+      while (files.length && turn.at && files[0].at < turn.at) {
+        merged.push(files.shift());
+      }
+      merged.push(turn);
+    });
+    return merged.concat(files);
+  }
+
+  /** An image as a thumbnail opening the full picture; any other file as a
+   * download link with its kind and size. */
+  function renderAttachment(attachment) {
+    var url = "/api/attachments/" + encodeURIComponent(attachment.id);
+    if (attachment.image) {
+      var image = h("img", { cls: "turn-image", attrs: { src: url, alt: attachment.name, loading: "lazy" } });
+      // The picture grows the transcript once loaded: keep the end in view.
+      image.addEventListener("load", function () {
+        var list = $("transcript");
+        if (list.scrollHeight - list.scrollTop - list.clientHeight < image.offsetHeight + 80) {
+          list.scrollTop = list.scrollHeight;
+        }
+      });
+      return h("a", { cls: "turn-image-link", testid: "attachment-image", title: t("transcript.open_image"), attrs: { href: url, target: "_blank", rel: "noopener noreferrer" } }, [image]);
+    }
+    var kind = attachment.name.indexOf(".") >= 0 ? attachment.name.split(".").pop().toUpperCase().slice(0, 4) : "FILE";
+    return h("a", { cls: "turn-file", testid: "attachment-file", attrs: { href: url, download: attachment.name, rel: "noopener noreferrer" } }, [
+      h("span", { cls: "turn-file-kind", text: kind }),
+      h("span", { cls: "turn-file-name", text: attachment.name }),
+      h("span", { cls: "turn-file-size", text: fileSize(attachment.size) })
+    ]);
+  }
+
+  function fileSize(bytes) {
+    if (bytes < 1024) {
+      return bytes + " B";
+    }
+    if (bytes < 1024 * 1024) {
+      return Math.round(bytes / 1024) + " KB";
+    }
+    return (bytes / 1024 / 1024).toFixed(1) + " MB";
   }
 
   function scrollTranscript(force) {
@@ -1824,12 +1892,17 @@
     var body = { text: text, client_message_id: open.pendingReply.id };
     return api("POST", "/api/tickets/" + open.id + "/messages", body).then(function (message) {
       open.pendingReply = null;
+      open.undelivered = null;
       if (state.open === open) {
         appendTurn(turnFromEvent(message), true);
       }
       return true;
     }, function (error) {
-      reportError(error);
+      if (error.code === "delivery_failed") {
+        open.undelivered = error.message;
+      } else {
+        reportError(error);
+      }
       return false;
     }).then(function (sent) {
       open.sending = false;
