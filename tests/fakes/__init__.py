@@ -30,6 +30,9 @@ class PlatformFake(Protocol):
 def every_fake() -> dict[str, PlatformFake]:
     """The session's fakes by name; each channel's tests add theirs here."""
     fakes: dict[str, PlatformFake] = {}
+    from tests.fakes.wechat import FakeWeChat
+
+    fakes["wechat"] = FakeWeChat()
     from tests.fakes.telegram import FakeTelegram
 
     fakes["telegram"] = FakeTelegram()

@@ -199,7 +199,11 @@ class FakeWeChat:
                 self._sent_event.clear()
                 await self._sent_event.wait()
 
-        return await asyncio.wait_for(find(), timeout)
+        try:
+            return await asyncio.wait_for(find(), timeout)
+        except TimeoutError:
+            sent = await self.texts_to(openid)
+            raise AssertionError(f"No text to {openid} with {containing!r}; sent: {sent}") from None
 
     # The endpoints.
     async def _token(self, request: web.Request) -> web.Response:

@@ -56,7 +56,9 @@ def parse_message(xml: bytes | str) -> BaseMessage:
 
 
 def customer_text(message: BaseMessage) -> str | None:
-    """What the customer said, as text for the bot and the agent; None for
+    """What the customer said, as text for the bot and the agent (markers in
+    Chinese: an English word in them could switch the conversation's
+    language); None for
     a message with no words (an image, a voice WeChat could not recognise,
     a type we do not read)."""
     match message:
@@ -66,10 +68,10 @@ def customer_text(message: BaseMessage) -> str | None:
             return (message.recognition or "").strip() or None
         case LocationMessage():
             place = f"({message.location_x}, {message.location_y})"
-            return f"[位置 / location] {message.label or ''} {place}"
+            return f"[位置] {message.label or ''} {place}"
         case LinkMessage():
             link = f"{message.title or ''} {message.url or ''}\n{message.description or ''}"
-            return f"[链接 / link] {link.strip()}"
+            return f"[链接] {link.strip()}"
     return None
 
 

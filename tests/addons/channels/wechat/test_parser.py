@@ -50,7 +50,7 @@ def test_events_are_keyed_by_sender_and_time():
         (
             "location",
             {"Location_X": "31.23", "Location_Y": "121.47", "Scale": "15", "Label": "上海市黄浦区"},
-            "[位置 / location] 上海市黄浦区 (31.23, 121.47)",
+            "[位置] 上海市黄浦区 (31.23, 121.47)",
         ),
         (
             "link",
@@ -59,7 +59,7 @@ def test_events_are_keyed_by_sender_and_time():
                 "Description": "物流停了三天",
                 "Url": "https://example.com/a",
             },
-            "[链接 / link] 订单截图说明 https://example.com/a\n物流停了三天",
+            "[链接] 订单截图说明 https://example.com/a\n物流停了三天",
         ),
         ("image", {"PicUrl": "http://x/p.jpg", "MediaId": "m"}, None),
         ("video", {"MediaId": "m", "ThumbMediaId": "t"}, None),
