@@ -138,11 +138,13 @@ def compose_reply(
     notes: Iterable[str] = (),
     ticket_id: int | None = None,
     automatic: bool = True,
+    subject: str | None = None,
 ) -> Reply:
     """One mail answering the customer's latest mail with the bot's (or an
     agent's) messages, threaded under it. `automatic` marks it as an
     auto-reply (RFC 3834), so the customer's own robots do not answer it;
-    an agent's reply is a person's and is not marked."""
+    an agent's reply is a person's and is not marked. `subject` replaces
+    the "Re: …" one (a first mail of ours, such as a form's receipt)."""
     offered = [(index, b) for index, m in enumerate(messages) for b in _buttons(m)]
     options = numbered_options(button for _, button in offered)
     paragraphs: list[str] = []
@@ -165,7 +167,7 @@ def compose_reply(
     mail = EmailMessage()
     mail["From"] = sender
     mail["To"] = Address(display_name=thread.name or "", addr_spec=thread.address)
-    mail["Subject"] = reply_subject(thread, ticket_id or thread.ticket_id)
+    mail["Subject"] = subject or reply_subject(thread, ticket_id or thread.ticket_id)
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(domain=sender.domain or None)
     if thread.last_message_id:

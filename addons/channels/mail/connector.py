@@ -284,7 +284,10 @@ class MailInput(InputChannel):
             conversation_id,
             address=mail.sender,
             name=mail.sender_name,
-            subject=base_subject(mail.subject),
+            # A reply keeps the thread's subject; a new mail starts its own.
+            subject=""
+            if mail.in_reply_to and before and before.subject
+            else base_subject(mail.subject),
             language=language,
             message_id=mail.message_id,
             references=mail.references,
