@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+from engineio.payload import Payload
 from rasa.core.channels import socketio
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
@@ -493,8 +494,16 @@ class SocketIOInput(socketio.SocketIOInput):
 
 
 def check_client_packets(payload: bytes) -> None:
-    """Refuses a polling payload holding a packet type no client sends."""
-    for packet in payload.split(PACKET_SEPARATOR):
+    """Refuses a polling payload holding a packet type no client sends, or
+    more packets than engine.io decodes: it answered those "ok" and dropped
+    every message in them."""
+    packets = payload.split(PACKET_SEPARATOR)
+    if len(packets) > Payload.max_decode_packets:
+        raise InvalidPacket(
+            f"A payload holds at most {Payload.max_decode_packets} packets.",
+            limit_packets=Payload.max_decode_packets,
+        )
+    for packet in packets:
         if not packet or packet[0] not in CLIENT_PACKET_TYPES:
             raise InvalidPacket()
 

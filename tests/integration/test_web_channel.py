@@ -208,7 +208,7 @@ def test_a_forged_session_opens_nothing_and_the_owner_is_still_answered(
 
 def test_bad_input_is_refused_and_rasa_keeps_serving(handoff_stack: HandoffStack):
     url = handoff_stack.assistant.url
-    customer = WebCustomer(url, ["polling"])
+    customer = WebCustomer(url, ["websocket"])  # one frame a message: a flood as it comes
     try:
         customer.session()
         replies(customer, "智能客服")

@@ -20,6 +20,7 @@ from addons.channels.web_identity import customer_metadata, identity_signature
 from addons.channels.web_messages import bot_payload, history
 from addons.channels.web_session import SENDER_PREFIX, SessionTokens, WebSession
 from handoff.rasa import rasa_api_jwt
+from tests.addons.channels.polling import PollingSocketIOClient
 from tests.addons.channels.test_channels import (  # noqa: F401 (an autouse fixture)
     LIMITS,
     EchoServer,
@@ -477,3 +478,12 @@ def test_nothing_outside_the_widget_folder_is_served(server, widget_files, path)
     reply = requests.get(f"{server.url}/webhooks/socketio/widget/{path}", timeout=10)
     assert reply.status_code in (400, 404)
     assert b"not for the web" not in reply.content
+
+
+def test_a_payload_of_more_packets_than_engineio_decodes_is_refused_not_dropped(server):
+    """engine.io answered such a POST "ok" and dropped every message in it."""
+    client = PollingSocketIOClient(server.url)
+    refused = client.post("\x1e".join(["3"] * 17))
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_packet"
+    assert client.post("\x1e".join(["3"] * 16)).status_code == 200, "the session goes on"
