@@ -14,6 +14,7 @@ import {
   initials,
   lastHandoff,
   messageView,
+  nextHandoff,
   safeUrl,
   segments,
 } from "./model.js";
@@ -398,7 +399,7 @@ class Chat {
   }
 
   show(view) {
-    if (view.handoff) this.setHandoff(view.handoff);
+    this.setHandoff(nextHandoff(this.handoff, view));
     if (view.sender === "agent" && view.agent?.name) {
       this.agentName = view.agent.name;
       this.showBanner();
@@ -409,7 +410,7 @@ class Chat {
 
   setHandoff(handoff) {
     this.handoff = handoff;
-    if (!HANDOFF_ACTIVE.has(handoff.state)) this.agentName = "";
+    if (!HANDOFF_ACTIVE.has(handoff?.state)) this.agentName = "";
     this.showBanner();
   }
 
@@ -470,8 +471,7 @@ class Chat {
     if (messages) {
       this.messages.replaceChildren();
       for (const view of historyViews(messages)) this.render(view);
-      const handoff = lastHandoff(messages);
-      if (handoff) this.setHandoff(handoff);
+      this.setHandoff(lastHandoff(messages));
       const agent = [...messages].reverse().find((message) => message?.sender === "agent");
       if (HANDOFF_ACTIVE.has(this.handoff?.state) && agent?.agent?.name) this.agentName = agent.agent.name;
       this.showBanner();

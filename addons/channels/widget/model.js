@@ -162,7 +162,11 @@ export function handoffOf(message) {
 /** What one message looks like on screen. `sender` is who said it:
  * "bot", "agent" or "customer"; a live `bot_uttered` payload is the bot's
  * unless it names an agent. */
-export function messageView(message, { sender } = {}) {
+export function messageView(received, { sender } = {}) {
+  // Our fields may also come under `metadata`, where rasa-webchat (which
+  // drops a message with keys it does not know) ignores them.
+  const extra = received.metadata && typeof received.metadata === "object" ? received.metadata : {};
+  const message = { ...extra, ...received };
   const agent = sender === "customer" ? null : agentOf(message);
   const who = sender === "customer" ? "customer" : agent ? "agent" : "bot";
   const buttons = who === "customer" ? [] : normalisedButtons(message);
@@ -207,11 +211,22 @@ export function historyViews(messages) {
   return views.map((view, index) => (index === last ? view : { ...view, buttons: [], stars: null }));
 }
 
-/** The latest handoff state a history reports, so a reload shows the banner. */
+/** The handoff state after `view` is shown: the one it reports, else
+ * none once the bot speaks while an agent had the conversation (the bot is
+ * paused during a handoff, so it speaking means it is back), else as it was. */
+export function nextHandoff(current, view) {
+  if (view.handoff) return view.handoff;
+  if (view.sender === "bot" && current?.state === "connected") return null;
+  return current;
+}
+
+/** The handoff state at the end of a history, so a reload shows the banner. */
 export function lastHandoff(messages) {
   let latest = null;
   for (const message of Array.isArray(messages) ? messages : []) {
-    latest = handoffOf(message) || latest;
+    if (message && typeof message === "object") {
+      latest = nextHandoff(latest, messageView(message, { sender: message.sender }));
+    }
   }
   return latest;
 }

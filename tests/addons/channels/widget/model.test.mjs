@@ -13,6 +13,7 @@ import {
   initials,
   lastHandoff,
   messageView,
+  nextHandoff,
   ratingStars,
   safeUrl,
   segments,
@@ -77,6 +78,8 @@ test("an agent's message is the agent's, from the widget's shape or Rasa's bot e
   const raw = messageView({ text: "hi", agent_id: 3, agent_name: "Alice Smith", agent_avatar: "https://x.example/a.png" });
   assert.equal(raw.sender, "agent");
   assert.equal(raw.agent.avatar, "https://x.example/a.png");
+  const nested = messageView({ text: "hi", metadata: { sender: "agent", agent: { id: 2, name: "Bo" }, handoff: { state: "connected" } } });
+  assert.deepEqual([nested.sender, nested.agent.name, nested.handoff.state], ["agent", "Bo", "connected"]);
 });
 
 test("the handoff state and the banner it shows", () => {
@@ -90,6 +93,15 @@ test("the handoff state and the banner it shows", () => {
   assert.equal(handoffBanner({ state: "resolved" }), null);
   assert.equal(messageView({ text: "x", handoff_state: "released" }).handoff.state, "released");
   assert.equal(messageView({ text: "x", handoff: { state: "bogus" } }).handoff, null);
+});
+
+test("the bot speaking after an agent had the conversation ends the handoff", () => {
+  const connected = { state: "connected", position: null, ticketId: 1 };
+  assert.equal(nextHandoff(connected, messageView({ text: "我是小云，接下来由我继续为您服务" })), null);
+  assert.equal(nextHandoff(connected, messageView({ text: "在的", agent_id: 1, agent_name: "王芳" })), connected);
+  const queued = { state: "queued", position: 2, ticketId: 1 };
+  assert.equal(nextHandoff(queued, messageView({ text: "请稍候" })), queued);
+  assert.equal(nextHandoff(queued, messageView({ text: "x", handoff_state: "connected" })).state, "connected");
 });
 
 test("a replayed history keeps only the last bot message's buttons", () => {
