@@ -82,10 +82,9 @@ GREETING_INTENT = "greet"
 LANGUAGE_ENTITY = "language"
 # A flooding customer is told to slow down at most this often.
 SLOW_DOWN_NOTICE_SECONDS = 60
-ATTACHMENT_LABELS = {
-    "zh": {True: "[图片]", False: "[文件]"},
-    "en": {True: "[Photo]", False: "[File]"},
-}
+# What the conversation says came, by language: a photo, or a file.
+PHOTO_LABELS = {"zh": "[图片]", "en": "[Photo]"}
+FILE_LABELS = {"zh": "[文件]", "en": "[File]"}
 
 
 def conversation_id(chat_id: int) -> str:
@@ -357,10 +356,10 @@ class TelegramInput(InputChannel):
         # A photo's name is made up (Telegram gives none), and Latin file
         # names in the text would switch the bot's language: it is named
         # only in the attachment.
-        is_photo = update.file_is_photo
-        text = ATTACHMENT_LABELS[language][is_photo]
-        if not is_photo:
-            text = f"{text} {stored.get('name') or file.file_name}"
+        if update.file_is_photo:
+            text = PHOTO_LABELS[language]
+        else:
+            text = f"{FILE_LABELS[language]} {stored.get('name') or file.file_name}"
         if update.text:
             text = f"{text}\n{update.text}"
         await self.submit(on_new_message, update, text, {**metadata, "attachment": stored})

@@ -18,6 +18,7 @@ from addons.channels.errors import DeliveryFailed
 from addons.channels.telegram.connector import SECRET_HEADER, TelegramInput
 from addons.channels.telegram.notices import TEXTS, Notice
 from addons.channels.telegram.replies import CHOSEN
+from addons.channels.telegram.updates import Kind, read_update
 from tests.addons.channels.serving import ChannelServer
 from tests.fakes.telegram import FakeTelegram
 
@@ -310,3 +311,57 @@ async def test_an_agents_message_to_a_customer_who_blocked_the_bot_fails_in_plai
     # The bot's own message is only logged: the customer's turn goes on.
     await output.send_response("telegram:517", {"text": "bot"})
     assert len(telegram.sent(517)) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "edited", "kind"),
+    [
+        ("/start", False, Kind.START),
+        ("/start deep-link-payload", False, Kind.START),
+        (f"/start@{FakeTelegram.BOT_USERNAME}", False, Kind.START),
+        ("/start@another_bot", False, Kind.TEXT),
+        ("/start", True, Kind.TEXT),
+        ("/request_human", False, Kind.TEXT),
+    ],
+)
+def test_only_start_addressed_to_this_bot_starts_a_session(text, edited, kind):
+    fake = FakeTelegram()
+    update = read_update(
+        fake.message_update(fake.user(1), text, edited=edited), FakeTelegram.BOT_USERNAME
+    )
+    assert update is not None and update.kind == kind
+
+
+async def test_a_document_goes_to_the_ticket_under_its_name(server, telegram, monkeypatch):
+    uploads: list[dict[str, Any]] = []
+
+    async def upload(conversation_id: str, **kwargs: Any) -> dict[str, Any]:
+        uploads.append(kwargs)
+        return {"id": 10, "name": kwargs["filename"], "size": 3, "url": "/a/10"}
+
+    monkeypatch.setattr(handoff_client, "upload_attachment", upload)
+    file_id = await telegram.add_file(b"%PDF", "documents/file_3.pdf")
+    document = {"file_id": file_id, "file_name": "发票.pdf", "mime_type": "application/pdf"}
+    user = telegram.user(518, language_code="en")
+    await post(server, telegram.message_update(user, document=document), telegram.webhook_secret)
+    assert [(u["filename"], u["content_type"], u["data"]) for u in uploads] == [
+        ("发票.pdf", "application/pdf", b"%PDF")
+    ]
+    assert server.received[0].text == "[File] 发票.pdf"
+
+
+async def test_a_file_the_bridge_cannot_take_is_explained_to_the_customer(
+    server, telegram, monkeypatch
+):
+    async def upload(conversation_id: str, **kwargs: Any) -> dict[str, Any]:
+        raise handoff_client.BridgeUnavailable("down")
+
+    monkeypatch.setattr(handoff_client, "upload_attachment", upload)
+    file_id = await telegram.add_file(b"jpg", "photos/file_4.jpg")
+    await post(
+        server,
+        telegram.message_update(telegram.user(519), photo=[{"file_id": file_id}]),
+        telegram.webhook_secret,
+    )
+    assert server.received == []
+    assert [m["text"] for m in telegram.sent(519)] == [TEXTS[Notice.FILE_NOT_DELIVERED]["zh"]]
