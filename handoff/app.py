@@ -33,6 +33,7 @@ from handoff.app_keys import (
     SETTINGS,
     SHUTTING_DOWN,
     SOCKETS,
+    TYPING,
 )
 from handoff.clock import utcnow
 from handoff.console import views as console
@@ -46,6 +47,7 @@ from handoff.relay import CustomerRelay
 from handoff.settings import Settings
 from handoff.tickets.attachments import AttachmentStore
 from handoff.tickets.flows import TicketFlows
+from handoff.typing import AgentTyping
 from handoff.web import (
     MAX_EVENTS_BODY_BYTES,
     Handler,
@@ -129,6 +131,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     app[DATABASE], app[RASA], app[FLOWS] = database, rasa, flows
     app[DISPATCHER], app[PRESENCE] = dispatcher, presence
+    app[TYPING] = AgentTyping(database=database, rasa=rasa)
     app[RELAY] = CustomerRelay(
         flows=flows,
         bus=app[BUS],
@@ -144,6 +147,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await loop_task
         await presence.close()
+        await app[TYPING].close()
         try:
             await dispatcher.sweep()  # stores the customers' latest activity
         except Exception:

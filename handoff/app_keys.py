@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from handoff.settings import Settings
     from handoff.tickets.attachments import AttachmentStore
     from handoff.tickets.flows import TicketFlows
+    from handoff.typing import AgentTyping
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 DATABASE: web.AppKey[Database] = web.AppKey("database")
@@ -27,6 +28,7 @@ FLOWS: web.AppKey[TicketFlows] = web.AppKey("flows")
 DISPATCHER: web.AppKey[QueueDispatcher] = web.AppKey("dispatcher")
 PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence")
 RELAY: web.AppKey[CustomerRelay] = web.AppKey("relay")
+TYPING: web.AppKey[AgentTyping] = web.AppKey("typing")
 PASSWORDS: web.AppKey[PasswordWorkers] = web.AppKey("passwords")
 LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
 ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("attachments")

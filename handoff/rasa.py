@@ -23,6 +23,8 @@ TIMEOUT = aiohttp.ClientTimeout(total=30, connect=5)
 # What the console reads (transcript, slots, agent assist) must not hold an
 # opened conversation long when Rasa is down or busy: the console shows what
 # the bridge holds meanwhile and asks again by itself.
+# Typing is news for a moment only: never worth a longer wait.
+TYPING_TIMEOUT = aiohttp.ClientTimeout(total=2, connect=1)
 READ_TIMEOUT = aiohttp.ClientTimeout(
     total=float(os.environ.get("HANDOFF_RASA_READ_TIMEOUT_SECONDS", "4")), connect=2
 )
@@ -159,6 +161,16 @@ class RasaClient:
             f"/conversations/{_quote(conversation_id)}/trigger_intent",
             params={"output_channel": "latest", "include_events": "NONE"},
             json={"name": intent, "entities": entities or {}},
+        )
+
+    async def agent_typing(self, conversation_id: str, *, typing: bool, agent_name: str) -> None:
+        """The web channel (`addons.channels.socketio`) shows the customer
+        that their agent is typing; it checks the same JWT Rasa's API does."""
+        await self._request(
+            "POST",
+            "/webhooks/socketio/typing",
+            json={"conversation_id": conversation_id, "typing": typing, "agent_name": agent_name},
+            timeout=TYPING_TIMEOUT,
         )
 
     async def parse(self, text: str) -> dict[str, Any]:

@@ -24,8 +24,10 @@ from handoff.app_keys import (
     SETTINGS,
     SHUTTING_DOWN,
     SOCKETS,
+    TYPING,
 )
 from handoff.channels import load_channels
+from handoff.db import MAX_ID
 from handoff.errors import NotAuthenticated
 from handoff.events import Mailbox
 from handoff.policy import Action, event_view
@@ -193,6 +195,10 @@ async def _on_client_message(
             await socket.send_json({"event": "error", "data": {"message": "Unknown presence."}})
             return
         await change_presence(app, agent.id, presence)
+    elif action == "typing" and agent.role in (AgentRole.AGENT, AgentRole.ADMIN):
+        ticket_id, typing = message.get("ticket_id"), message.get("typing")
+        if type(ticket_id) is int and 1 <= ticket_id <= MAX_ID and isinstance(typing, bool):
+            app[TYPING].report(agent, ticket_id, typing)
     elif action == "ping":
         await socket.send_json({"event": "pong", "data": {}})
 

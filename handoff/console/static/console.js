@@ -1510,6 +1510,7 @@
     options = options || {};
     var previous = state.open;
     var sameTicket = previous && previous.id === ticketId;
+    stopTyping();
     state.open = {
       id: ticketId,
       ticket: sameTicket ? previous.ticket : null,
@@ -1881,6 +1882,7 @@
       return Promise.resolve(false);
     }
     open.sending = true;
+    stopTyping();
     // A reply keeps its id until it is sent, so sending it again after an
     // error or a timeout reaches the customer once.
     if (!open.pendingReply || open.pendingReply.text !== text) {
@@ -1929,6 +1931,42 @@
       }
       input.focus();
     });
+  }
+
+  // --- typing ---------------------------------------------------------------------------------
+
+  var TYPING_REPEAT_MS = 3000;
+  var TYPING_IDLE_MS = 4000;
+
+  /** Customers on channels that can show it see the agent typing: the
+   * bridge hears about it at most every 3 s while keys go down, and a stop
+   * once the agent pauses, clears the box, sends or leaves. */
+  function onReplyInput() {
+    var open = state.open;
+    if (!open || replyBlocked() || !$("reply-input").value.trim()) {
+      stopTyping();
+      return;
+    }
+    var now = Date.now();
+    if (!state.typing) {
+      state.typing = { ticketId: open.id, sentAt: 0, timer: null };
+    }
+    if (now - state.typing.sentAt >= TYPING_REPEAT_MS) {
+      state.typing.sentAt = now;
+      send({ action: "typing", ticket_id: open.id, typing: true });
+    }
+    window.clearTimeout(state.typing.timer);
+    state.typing.timer = window.setTimeout(stopTyping, TYPING_IDLE_MS);
+  }
+
+  function stopTyping() {
+    var typing = state.typing;
+    if (!typing) {
+      return;
+    }
+    window.clearTimeout(typing.timer);
+    state.typing = null;
+    send({ action: "typing", ticket_id: typing.ticketId, typing: false });
   }
 
   function onReplyKey(event) {
@@ -2562,6 +2600,7 @@
     byTestId("presence-select").addEventListener("change", choosePresence);
     $("reply-form").addEventListener("submit", submitReply);
     $("reply-input").addEventListener("keydown", onReplyKey);
+    $("reply-input").addEventListener("input", onReplyInput);
     $("assist-refresh").addEventListener("click", function () {
       var data = state.open && state.open.suggestions;
       loadSuggestions(data && data.text ? data.text : undefined);

@@ -1,0 +1,164 @@
+"""The console page in headless Chromium against a bridge on loopback (Rasa
+faked): while the agent types, the bridge hears "typing" and passes it on;
+a reply the customer's channel refuses stays in the box with the channel's
+reason beside it, and goes out once the channel takes it again. Desktop and
+phone widths are kept as screenshots."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.browser import headless_chromium
+from tests.handoff.conftest import PASSWORD, eventually
+from tests.handoff.test_typing import TYPING_PATH
+from tests.handoff.tickets.test_flows import WECHAT_45015, RefusingRasa
+
+SHOTS = Path("/tmp/attachment-screenshots")
+
+
+class WidgetChannelRasa(RefusingRasa):
+    """Rasa whose customer is on the web widget: typing goes through, and
+    replies are refused while `refusal` is set."""
+
+    def app(self) -> web.Application:
+        app = super().app()
+        app.router.add_post(TYPING_PATH, self._typing)
+        return app
+
+    async def _typing(self, request: web.Request) -> web.Response:
+        await self._record(request)
+        return web.json_response({"status": "ok"})
+
+    def typing(self) -> list[dict]:
+        return [call.body for call in self.calls if call.path == TYPING_PATH]
+
+
+@pytest.fixture
+async def rasa(aiohttp_server) -> WidgetChannelRasa:
+    fake = WidgetChannelRasa()
+    server = await aiohttp_server(fake.app())
+    fake.url = str(server.make_url("")).rstrip("/")
+    return fake
+
+
+@pytest.fixture
+def database_url(sqlite_url: str) -> str:
+    return sqlite_url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[webdriver.Chrome]:
+    driver = headless_chromium(
+        "The console page test",
+        "--window-size=1440,900",
+        "--lang=zh-CN",
+        prefs={"intl.accept_languages": "zh-CN,zh"},
+    )
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Page:
+    """Blocking Selenium calls; the test runs them off the bridge's loop."""
+
+    def __init__(self, driver: webdriver.Chrome, url: str) -> None:
+        self.driver = driver
+        self.url = url
+
+    def css(self, testid: str) -> str:
+        return f'[data-testid="{testid}"]'
+
+    def wait(self, condition: Callable[[], Any], what: str) -> Any:
+        return WebDriverWait(
+            self.driver,
+            15,
+            poll_frequency=0.1,
+            ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+        ).until(lambda _: condition(), message=f"waiting for {what}")
+
+    def find(self, testid: str):
+        return self.driver.find_element(By.CSS_SELECTOR, self.css(testid))
+
+    def sign_in_and_open(self, username: str, ticket_id: int) -> None:
+        self.driver.get(f"{self.url}/console/")
+        self.driver.delete_all_cookies()
+        self.driver.get(f"{self.url}/console/")
+        self.wait(lambda: self.find("login-form").is_displayed(), "the sign-in form")
+        self.find("login-username").send_keys(username)
+        self.find("login-password").send_keys(PASSWORD)
+        self.find("login-submit").click()
+        mine = f'[data-testid="my-ticket"][data-ticket-id="{ticket_id}"]'
+        self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, mine), "my conversation")
+        self.driver.find_element(By.CSS_SELECTOR, mine).click()
+        self.wait(lambda: self.find("reply-input").is_enabled(), "the reply box")
+
+    def type(self, text: str) -> None:
+        self.find("reply-input").send_keys(text)
+
+    def send(self) -> None:
+        self.find("reply-input").send_keys(Keys.ENTER)
+
+    def reply_state(self, containing: str) -> str:
+        return self.wait(
+            lambda: containing in self.find("reply-state").text and self.find("reply-state").text,
+            f"the reply state to say {containing!r}",
+        )
+
+    def screenshots(self, name: str) -> None:
+        SHOTS.mkdir(exist_ok=True)
+        for width, size in (("desktop", (1440, 900)), ("phone", (390, 844))):
+            self.driver.set_window_size(*size)
+            self.driver.execute_script(
+                "arguments[0].scrollIntoView({block: 'center'})", self.find("reply-state")
+            )
+            self.driver.save_screenshot(str(SHOTS / f"{name}-{width}.png"))
+        self.driver.set_window_size(1440, 900)
+
+
+async def test_typing_goes_out_and_a_refused_reply_says_why(bridge, browser):
+    agent = await bridge.add("wang", online=True, display_name="小王")
+    ticket_id = (await bridge.handoff("web-9", channel="socketio"))["ticket"]["id"]
+    await bridge.claim(ticket_id, agent)
+    page = Page(browser, str(bridge.client.make_url("")).rstrip("/"))
+    await asyncio.to_thread(page.sign_in_and_open, "wang", ticket_id)
+
+    reply = "您好，我帮您查一下物流"
+    await asyncio.to_thread(page.type, reply)
+
+    async def typing_seen() -> bool:
+        return {"conversation_id": "web-9", "typing": True, "agent_name": "小王"} in (
+            bridge.rasa.typing()
+        )
+
+    await eventually(typing_seen, what="the agent's typing at Rasa")
+
+    bridge.rasa.refusal = WECHAT_45015
+    await asyncio.to_thread(page.send)
+    state = await asyncio.to_thread(page.reply_state, "未送达")
+    assert state == f"未送达：{WECHAT_45015}"
+    assert page.find("reply-input").get_attribute("value") == reply
+    assert "is-blocked" in page.find("reply-state").get_attribute("class")
+    assert {"conversation_id": "web-9", "typing": False, "agent_name": "小王"} in (
+        bridge.rasa.typing()
+    )
+    await asyncio.to_thread(page.screenshots, "delivery-failed")
+
+    bridge.rasa.refusal = None
+    await asyncio.to_thread(page.send)
+    await asyncio.to_thread(page.reply_state, "Enter")
+    assert bridge.rasa.logged_agent_messages("web-9")[-1] == reply
+    assert page.find("reply-input").get_attribute("value") == ""
+    await asyncio.to_thread(browser.get, "about:blank")
