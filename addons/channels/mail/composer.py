@@ -71,6 +71,12 @@ class Option:
         return {"key": self.key, "title": self.title, "payload": self.payload}
 
 
+def readable(message: Mapping[str, Any]) -> bool:
+    """Whether a message has anything a mail can show (a message carrying
+    only a `custom` payload for the web widget has not)."""
+    return bool(message.get("text") or _buttons(message) or message.get("image"))
+
+
 def _buttons(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """A message's buttons (or quick replies) that can be offered."""
     buttons = message.get("buttons") or message.get("quick_replies") or []

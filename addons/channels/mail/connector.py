@@ -63,6 +63,7 @@ from addons.channels.mail.composer import (
     chosen_payload,
     compose_reply,
     language_of,
+    readable,
     text,
 )
 from addons.channels.mail.parser import (
@@ -311,10 +312,11 @@ class MailInput(InputChannel):
         notes = await self._attachments(
             conversation_id, mail, language, admitted.metadata or {}, collector, on_new_message
         )
+        messages = [message for message in collector.messages if readable(message)]
         thread = await asyncio.to_thread(self.store.thread, conversation_id)
-        if thread is None or not (collector.messages or notes):
+        if thread is None or not (messages or notes):
             return "received"
-        reply = compose_reply(thread, collector.messages, sender=self.settings.sender, notes=notes)
+        reply = compose_reply(thread, messages, sender=self.settings.sender, notes=notes)
         try:
             await self._send(conversation_id, reply.message, [o.as_dict() for o in reply.options])
         except DeliveryFailed as error:
@@ -398,6 +400,8 @@ class MailInput(InputChannel):
             raise DeliveryFailed(
                 "The e-mail channel is not configured on this server, so the reply was not sent."
             )
+        if not readable(message):
+            return
         thread = await asyncio.to_thread(self.store.thread, conversation_id)
         if thread is None:
             raise DeliveryFailed(

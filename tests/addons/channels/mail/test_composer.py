@@ -12,6 +12,7 @@ from addons.channels.mail.composer import (
     compose_reply,
     language_of,
     numbered_options,
+    readable,
 )
 from addons.channels.mail.threads import Thread
 
@@ -94,3 +95,8 @@ def test_languages():
     assert (language_of("我的order"), language_of("hello"), language_of("123", "en")) == (
         "zh", "en", "en",
     )  # fmt: skip
+
+
+def test_a_message_for_the_web_widget_only_is_not_mailed():
+    assert not readable({"custom": {"handoff": {"state": "queued"}}})
+    assert readable({"text": "hi", "custom": {}}) and readable({"buttons": CSAT_BUTTONS})
