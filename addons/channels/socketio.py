@@ -136,6 +136,9 @@ MULTIPART_OVERHEAD_BYTES = 16 * 1024
 # the ticket. No Latin file name, which would switch the bot to English.
 ATTACHMENT_LABELS = {"image": "[图片]", "file": "[文件]"}
 
+# The latest messages a reloaded page shows; older ones are the agent's to read.
+HISTORY_LIMIT = 200
+
 WIDGET_DIRECTORY = Path(__file__).parent / "widget"
 WIDGET_CACHE_SECONDS = 3600
 WIDGET_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css"}
@@ -210,6 +213,7 @@ class SocketIOInput(socketio.SocketIOInput):
         """
         assert self.sio is not None
         data = data if isinstance(data, dict) else {}
+        metadata = self.metadata(data)  # refused before any session is confirmed
         if self.session_persistence:
             session = self.sessions.open(data.get("session_id"))
             resumed = session is not None
@@ -227,7 +231,7 @@ class SocketIOInput(socketio.SocketIOInput):
             namespace=self.namespace,
         )
         if not resumed:
-            await self.start_conversation(sid, session, self.metadata(data))
+            await self.start_conversation(sid, session, metadata)
 
     async def start_conversation(
         self, sid: str, session: WebSession, metadata: dict[str, Any]
@@ -353,7 +357,7 @@ class SocketIOInput(socketio.SocketIOInput):
         tracker = await request.app.ctx.agent.tracker_store.retrieve_full_tracker(session.sender_id)
         if tracker is None:
             return []
-        return history(event.as_dict() for event in tracker.events)
+        return history(event.as_dict() for event in tracker.events)[-HISTORY_LIMIT:]
 
     async def agent_typing(self, request: Request) -> None:
         await self.check_bridge_jwt(request)

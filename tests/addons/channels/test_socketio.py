@@ -487,3 +487,10 @@ def test_a_payload_of_more_packets_than_engineio_decodes_is_refused_not_dropped(
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "invalid_packet"
     assert client.post("\x1e".join(["3"] * 16)).status_code == 200, "the session goes on"
+
+
+def test_a_session_request_with_bad_custom_data_is_refused_before_any_session(customer, channel):
+    customer.client.emit("session_request", {"customData": {"k": "v" * 300}})
+    assert customer.wait_for(web.REJECTED_EVENT)["error"]["code"] == "metadata_too_large"
+    assert "session_confirm" not in [name for name, _ in customer.events]
+    assert channel.started == []
