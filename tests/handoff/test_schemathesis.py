@@ -17,6 +17,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -70,7 +71,7 @@ class LiveBridge:
 
 
 @pytest.fixture
-def live_bridge(database_url: str) -> Iterator[LiveBridge]:
+def live_bridge(database_url: str, tmp_path: Path) -> Iterator[LiveBridge]:
     """A bridge and a fake Rasa on loopback ports, on an event loop in a
     thread of their own: schemathesis calls them with blocking HTTP."""
     loop = asyncio.new_event_loop()
@@ -90,6 +91,7 @@ def live_bridge(database_url: str) -> Iterator[LiveBridge]:
                 rasa_url=rasa.url,
                 rasa_token=RASA_TOKEN,
                 demo_agents=False,
+                attachments_dir=tmp_path / "attachments",
                 login_failures_per_address=10**6,
                 login_failures_per_account=10**6,
             )
