@@ -398,7 +398,8 @@ class FormInput(InputChannel):
             return fields, []
         if content_type != "multipart/form-data":
             raise MalformedBody("The body must be JSON or multipart/form-data.")
-        form, uploaded = request.form, request.files
+        # Sanic parses the multipart body on first access: in a thread.
+        form, uploaded = await asyncio.to_thread(lambda: (request.form, request.files))
         fields = {name: form.get(name) for name in form}
         if not self.page_token.valid(fields.get(TOKEN_FIELD)):
             raise FormRejected(text("page_expired", form_language(fields, "")))

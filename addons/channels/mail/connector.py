@@ -203,7 +203,8 @@ class MailInput(InputChannel):
 
         async def deliver(raw: bytes, envelope_sender: str) -> None:
             try:
-                mail = parse_mime(raw, envelope_sender=envelope_sender)
+                # Parsing a large mail costs a second of CPU: not on Rasa's loop.
+                mail = await asyncio.to_thread(parse_mime, raw, envelope_sender=envelope_sender)
             except ChannelError:
                 raise
             except Exception as error:
@@ -230,7 +231,8 @@ class MailInput(InputChannel):
             raise WrongToken()
         await receive_body(request, self.settings.limits.max_body_bytes)
         try:
-            form, files = request.form, request.files
+            # Sanic parses the multipart body on first access: in a thread.
+            form, files = await asyncio.to_thread(lambda: (request.form, request.files))
         except Exception:
             raise MalformedBody("The body must be multipart/form-data.") from None
         if not form and not files:
@@ -242,7 +244,7 @@ class MailInput(InputChannel):
             for file in files.getlist(name)
         ]
         try:
-            return parse_inbound_form(fields, attachments)
+            return await asyncio.to_thread(parse_inbound_form, fields, attachments)
         except ChannelError:
             raise
         except Exception as error:

@@ -34,6 +34,9 @@ ROBOT_LOCAL_PARTS = frozenset(
 )
 BULK_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 MAX_REFERENCES = 20
+# HTML read, in characters: the new words are at the top and the quoted
+# history below them; reading a 2 MB newsletter whole took 4 s of CPU.
+MAX_HTML_CHARS = 300_000
 
 
 class MalformedMail(ChannelError):
@@ -69,10 +72,9 @@ def parse_mime(raw: bytes, *, envelope_sender: str | None = None) -> InboundMail
     a bounce), when it came over SMTP."""
     message = BytesParser(policy=policy.default).parsebytes(raw)
     plain, html = _body_parts(message)
-    text = new_words(plain) if plain.strip() else new_words(html_to_text(html)) if html else ""
     return _mail(
         headers=message,
-        text=text,
+        text=_new_words(plain, html),
         attachments=tuple(_attachments(message)),
         envelope_sender=envelope_sender,
         is_report=message.get_content_type() == "multipart/report",
@@ -92,9 +94,15 @@ def parse_inbound_form(
     for name, key in (("From", "from"), ("To", "to"), ("Subject", "subject")):
         if fields.get(key) and not _header(headers, name):
             headers[name] = fields[key]
-    plain, html = fields.get("text") or "", fields.get("html") or ""
-    text = new_words(plain) if plain.strip() else new_words(html_to_text(html)) if html else ""
+    text = _new_words(fields.get("text") or "", fields.get("html") or "")
     return _mail(headers=headers, text=text, attachments=tuple(files), envelope_sender=None)
+
+
+def _new_words(plain: str, html: str) -> str:
+    """The plain-text body's new words, else the HTML body's."""
+    if plain.strip():
+        return new_words(plain)
+    return new_words(html_to_text(html[:MAX_HTML_CHARS])) if html else ""
 
 
 def _mail(
