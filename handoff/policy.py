@@ -42,6 +42,8 @@ class Action(StrEnum):
     # Who the customer is across channels, and their tickets on every one:
     # for those who may read one of that customer's conversations.
     READ_CUSTOMER = "read_customer"
+    # Two customers' ids are one person's: staff who checked it, not a channel.
+    MERGE_CUSTOMERS = "merge_customers"
     CLAIM = "claim"
     DECLINE = "decline"
     ASSIGN = "assign"  # to someone else; to oneself it is a claim
@@ -89,6 +91,7 @@ RULES: dict[Action, dict[str, frozenset[Relation]]] = {
     Action.READ_CONTENT: {SERVICE: EVERY, ADMIN: EVERY, AGENT: TAKEABLE},
     Action.READ_CONVERSATION: {ADMIN: EVERY, AGENT: TAKEABLE},
     Action.READ_CUSTOMER: {ADMIN: EVERY, AGENT: TAKEABLE},
+    Action.MERGE_CUSTOMERS: {ADMIN: EVERY},
     Action.CLAIM: {ADMIN: EVERY, AGENT: TAKEABLE},
     # Declining what is not (or no longer) offered to you is a 409 from the
     # flow: offers move on while an agent clicks, so it is a race, not a breach.

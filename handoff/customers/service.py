@@ -1,20 +1,20 @@
 """Customers in the database: recognising who a new ticket is from by the
-id a channel verified, and listing a customer's tickets from every
-channel."""
+id a channel verified, joining two verified customers an admin knows to be
+one person, and listing a customer's tickets from every channel."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handoff.channels import channel as channel_named
 from handoff.clock import utcnow
 from handoff.customers.enums import IdentityKind
 from handoff.customers.models import Customer, CustomerIdentity
-from handoff.errors import NotFound
+from handoff.errors import Conflict, InvalidInput, NotFound
 from handoff.tickets.models import Ticket, TicketIn
 
 Key = tuple[str, str]  # (kind, value)
@@ -94,6 +94,37 @@ async def identify(db: AsyncSession, *, claim: Claim) -> Customer:
     customer.contact = claim.contact or customer.contact
     await db.flush()
     return customer
+
+
+async def merge(db: AsyncSession, *, into_id: int, other_id: int) -> Customer:
+    """An admin's word that two customers known by verified ids are one
+    person (a WeChat follower who is also a site user): the older keeps the
+    identities and tickets of both, and every later ticket with any of those
+    ids finds them. A customer known only by a conversation is no one's to
+    merge: that would file a stranger's next claim under a real customer."""
+    if into_id == other_id:
+        raise InvalidInput("A customer cannot be merged with themselves.")
+    keep, gone = sorted(
+        [await get(db, customer_id=into_id), await get(db, customer_id=other_id)],
+        key=lambda customer: customer.id,
+    )
+    if not (keep.verified and gone.verified):
+        raise Conflict("Only customers known by verified ids can be merged.")
+    for identity in list(gone.identities):
+        gone.identities.remove(identity)
+        keep.identities.append(identity)
+    await db.execute(
+        update(Ticket)
+        .where(Ticket.customer_id == gone.id)
+        .values(customer_id=keep.id)
+        .execution_options(synchronize_session=False)
+    )
+    keep.name = keep.name or gone.name
+    keep.contact = keep.contact or gone.contact
+    await db.flush()
+    await db.delete(gone)
+    await db.flush()
+    return keep
 
 
 async def get(db: AsyncSession, *, customer_id: int) -> Customer:

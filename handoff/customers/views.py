@@ -1,24 +1,28 @@
 """The customer routes: who a ticket's customer is, and their tickets on
-every channel, for the console's customer panel."""
+every channel, for the console's customer panel; an admin joining two."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from handoff.api import allowed
 from handoff.app_keys import DATABASE
 from handoff.customers import service as customers
 from handoff.policy import Action, authorize, authorize_customer, permits
 from handoff.tickets import service as tickets
-from handoff.web import int_param
+from handoff.tickets.models import RecordId
+from handoff.web import int_param, parse_body
 
 if TYPE_CHECKING:
     from handoff.agents.models import Agent
     from handoff.customers.models import Customer
     from handoff.tickets.models import Ticket
 
+logger = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
@@ -45,6 +49,26 @@ async def get_customer(request: web.Request) -> web.Response:
         filed = await customers.tickets_of(db, customer_id=customer_id)
     authorize_customer(caller, filed)
     return web.json_response(_customer_view(caller, customer, filed))
+
+
+class MergeIn(BaseModel):
+    """The customer to fold into the one in the path."""
+
+    customer_id: RecordId
+
+
+@routes.post("/api/customers/{customer_id}/merge", name="customer_merge")
+async def merge_customers(request: web.Request) -> web.Response:
+    caller = allowed(request, Action.MERGE_CUSTOMERS)
+    data = await parse_body(request, MergeIn)
+    async with request.app[DATABASE].transaction() as db:
+        customer = await customers.merge(
+            db, into_id=int_param(request, "customer_id"), other_id=data.customer_id
+        )
+        logger.info("%s merged customer %s and %s", caller.username, customer.id, data.customer_id)
+        filed = await customers.tickets_of(db, customer_id=customer.id)
+        view = _customer_view(caller, customer, filed)
+    return web.json_response(view)
 
 
 def _customer_view(caller: Agent | None, customer: Customer, filed: list[Ticket]) -> dict[str, Any]:

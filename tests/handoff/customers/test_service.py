@@ -8,6 +8,7 @@ import pytest
 
 from handoff.customers import service as customers
 from handoff.customers.service import Claim, contact_key, user_key
+from handoff.errors import Conflict, InvalidInput, NotFound
 from handoff.tickets import service as tickets
 from handoff.tickets.models import TicketIn
 
@@ -123,3 +124,46 @@ async def test_the_same_id_on_two_platforms_is_two_customers(database):
     assert (await ticket_from(database, Claim("wechat", "w-2", customer_id="42", verified=True)))[
         0
     ] == wechat
+
+
+async def test_an_admin_joins_two_channels_customers_into_one(database):
+    """A WeChat follower and a signed-in web customer are one person once an
+    admin says so: the older keeps both ids and both tickets."""
+    wechat, on_wechat = await ticket_from(
+        database, Claim("wechat", "w-9", name="娜娜", customer_id="oFollower", verified=True)
+    )
+    web, on_web = await ticket_from(
+        database, Claim("socketio", "web-9", name="李娜", customer_id="u-9", verified=True)
+    )
+    async with database.transaction() as db:
+        kept = (await customers.merge(db, into_id=web, other_id=wechat)).id
+    assert kept == min(wechat, web)
+    assert await filed(database, kept) == {on_wechat, on_web}
+    async with database.reading() as db:
+        customer = await customers.get(db, customer_id=kept)
+        assert {(i.kind, i.value) for i in customer.identities} == {
+            ("wechat", "oFollower"),
+            ("user", "u-9"),
+        }
+        with pytest.raises(NotFound):
+            await customers.get(db, customer_id=max(wechat, web))
+    # Either channel's next ticket finds the joined customer.
+    for claim in (
+        Claim("wechat", "w-10", customer_id="oFollower", verified=True),
+        Claim("app", "a-10", customer_id="u-9", verified=True),
+    ):
+        assert (await ticket_from(database, claim))[0] == kept
+
+
+async def test_a_customer_known_only_by_a_conversation_is_never_merged(database):
+    verified, _ = await ticket_from(
+        database, Claim("socketio", "s", customer_id="u", verified=True)
+    )
+    claimed, _ = await ticket_from(database, Claim("rest", "r", customer_id="u"))
+    async with database.transaction() as db:
+        with pytest.raises(Conflict):
+            await customers.merge(db, into_id=verified, other_id=claimed)
+        with pytest.raises(InvalidInput):
+            await customers.merge(db, into_id=verified, other_id=verified)
+        with pytest.raises(NotFound):
+            await customers.merge(db, into_id=verified, other_id=verified + claimed + 1)

@@ -104,3 +104,16 @@ async def test_two_channels_first_tickets_at_once_find_one_customer(bridge):
         *(bridge.post("/api/tickets", SERVICE, json=payload, expect=201) for payload in payloads)
     )
     assert len({ticket["customer"]["id"] for ticket in created}) == 1
+
+
+async def test_an_admin_merges_a_wechat_follower_into_their_site_account(bridge):
+    admin = await bridge.admin()
+    wechat = await bridge.open_ticket("oFan", channel="wechat", **verified(customer_id="oFan"))
+    web = await bridge.open_ticket("web-fan", channel="socketio", **verified(customer_id="u-3"))
+    into, other = web["customer"]["id"], wechat["customer"]["id"]
+    merged = await bridge.post(f"/api/customers/{into}/merge", admin, json={"customer_id": other})
+    conforms(merged, "CustomerTickets")
+    assert merged["customer"]["id"] == min(into, other)
+    assert {t["channel"] for t in merged["tickets"]} == {"wechat", "socketio"}
+    await bridge.get(f"/api/customers/{max(into, other)}", admin, expect=404)
+    await bridge.post(f"/api/customers/{into}/merge", admin, json={"customer_id": "2"}, expect=422)
