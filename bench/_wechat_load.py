@@ -5,13 +5,16 @@ when the bot is ready within `passive_reply_seconds` (4.5 s) and otherwise
 answers `success` and sends the answer by 客服消息. `passive_reply_rate`
 plays WeChat for `users` followers at once against a running stack whose
 WeChat channel has the fake's credentials (tests.fakes.wechat.FakeWeChat's
-`environment`): each follower sends a few messages in turn, as a person
-would, and the result is the share answered passively within 5 s.
+`environment`): each follower sends a few messages, pausing between them
+as a person reading and typing would (`think_seconds`), whether the answer
+came passively or not; followers start spread over the first pause. The
+result is the share of messages answered passively within 5 s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 import time
 import uuid
@@ -41,7 +44,12 @@ class PassiveReplies:
 
 
 async def passive_reply_rate(
-    rasa_url: str, *, users: int = 50, safe: bool = True, wechat: WeChatServer | None = None
+    rasa_url: str,
+    *,
+    users: int = 50,
+    safe: bool = True,
+    think_seconds: tuple[float, float] = (3.0, 8.0),
+    wechat: WeChatServer | None = None,
 ) -> PassiveReplies:
     """Runs `users` followers at once through `CONVERSATION` on the stack at `rasa_url`."""
     wechat = wechat or WeChatServer()
@@ -51,6 +59,7 @@ async def passive_reply_rate(
 
     async def follower(http: aiohttp.ClientSession) -> None:
         openid = f"o-bench-{uuid.uuid4().hex[:12]}"
+        await asyncio.sleep(random.uniform(0, think_seconds[0]))
         for text in CONVERSATION:
             query, body = wechat.request(wechat.text(openid, text), safe=safe)
             started = time.monotonic()
@@ -64,6 +73,7 @@ async def passive_reply_rate(
                 outcomes.append("passive")
             else:
                 outcomes.append("late")
+            await asyncio.sleep(random.uniform(*think_seconds))
 
     timeout = aiohttp.ClientTimeout(total=60)
     connector = aiohttp.TCPConnector(limit=users)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import xmltodict
 from aiohttp import web
 from wechatpy.crypto import WeChatCrypto
@@ -122,6 +123,28 @@ class WeChatServer:
 
     def crypto(self) -> WeChatCrypto:
         return WeChatCrypto(self.token, self.encoding_aes_key, self.app_id)
+
+
+class WeChatWebhook:
+    """WeChat's servers POSTing one follower's messages to a channel's webhook
+    (`.../webhooks/wechat/webhook`)."""
+
+    def __init__(
+        self, url: str, http: aiohttp.ClientSession, openid: str, server: WeChatServer | None = None
+    ) -> None:
+        self.url, self.http, self.openid = url, http, openid
+        self.server = server or WeChatServer()
+
+    async def post(self, query: str, body: bytes) -> tuple[int, str]:
+        async with self.http.post(f"{self.url}?{query}", data=body) as response:
+            return response.status, await response.text()
+
+    async def send(
+        self, fields: dict[str, Any], *, safe: bool = False
+    ) -> tuple[int, dict[str, Any] | None]:
+        """The status and the opened passive reply (None for `success`)."""
+        status, body = await self.post(*self.server.request(fields, safe=safe))
+        return status, self.server.open_reply(body, safe=safe) if status == 200 else None
 
 
 class FakeWeChat:

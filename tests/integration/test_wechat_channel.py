@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from addons.channels.wechat import replies
-from tests.fakes.wechat import FakeWeChat, WeChatServer
+from tests.fakes.wechat import FakeWeChat, WeChatServer, WeChatWebhook
 from tests.integration.conftest import HandoffStack
 from tests.integration.test_handoff import ConsoleAgent
 
@@ -42,27 +42,23 @@ def tiny_png() -> bytes:
     )
 
 
-class Follower:
+class Follower(WeChatWebhook):
     """One WeChat follower, as WeChat's servers deliver their messages."""
 
     def __init__(self, stack: HandoffStack, http: aiohttp.ClientSession, *, safe: bool) -> None:
-        self.stack, self.http, self.safe = stack, http, safe
-        self.openid = f"o-wx-{uuid.uuid4().hex[:12]}"
-        self.url = f"{stack.assistant.url}/webhooks/wechat/webhook"
+        url = f"{stack.assistant.url}/webhooks/wechat/webhook"
+        super().__init__(url, http, f"o-wx-{uuid.uuid4().hex[:12]}", WECHAT)
+        self.stack, self.safe = stack, safe
         self.fake: FakeWeChat = stack.fakes["wechat"]
 
-    async def post(self, query: str, body: bytes) -> tuple[int, str]:
-        async with self.http.post(f"{self.url}?{query}", data=body) as response:
-            return response.status, await response.text()
-
-    async def send(self, fields: dict[str, Any]) -> dict[str, Any] | None:
-        status, body = await self.post(*WECHAT.request(fields, safe=self.safe))
-        assert status == 200, body
-        return WECHAT.open_reply(body, safe=self.safe)
+    async def passive(self, fields: dict[str, Any]) -> dict[str, Any] | None:
+        status, reply = await self.send(fields, safe=self.safe)
+        assert status == 200
+        return reply
 
     async def hear(self, fields: dict[str, Any], expected: str) -> str:
         """What the bot said back, passively or, when late, by 客服消息."""
-        reply = await self.send(fields)
+        reply = await self.passive(fields)
         if reply is not None:
             assert expected in reply["Content"], reply["Content"]
             return reply["Content"]
@@ -126,7 +122,7 @@ async def test_a_follower_goes_through_bot_agent_and_survey_in_safe_mode(
             follower.fake.add_picture(f"{follower.openid}.png", tiny_png(), "image/png")
         )
         image = WECHAT.message(follower.openid, "image", PicUrl=picture, MediaId="media-1")
-        assert await follower.send(image) is None  # paused bot: nothing to say
+        assert await follower.passive(image) is None  # paused bot: nothing to say
         heard = await console.next_event("message.customer", ticket_id=ticket["id"])
         assert heard["text"] == "[图片]"
         status, context = await console.call("GET", f"/api/tickets/{ticket['id']}/context")
@@ -173,7 +169,7 @@ async def test_plaintext_buttons_retries_and_bad_requests(
 
     # WeChat's three tries of one message: handled once.
     choice = WECHAT.text(follower.openid, "2")
-    answers = await asyncio.gather(*(follower.send(choice) for _ in range(3)))
+    answers = await asyncio.gather(*(follower.passive(choice) for _ in range(3)))
     assert len({answer and answer["Content"] for answer in answers}) == 1
     intents = await asyncio.to_thread(user_intents, stack, follower.openid)
     assert intents[-1] == "return_refund" and intents.count("return_refund") == 1
@@ -194,7 +190,7 @@ async def test_plaintext_buttons_retries_and_bad_requests(
 
     flooder = Follower(stack, http, safe=False)
     flood = await asyncio.gather(
-        *(flooder.send(WECHAT.text(flooder.openid, f"刷屏 {n}")) for n in range(30))
+        *(flooder.passive(WECHAT.text(flooder.openid, f"刷屏 {n}")) for n in range(30))
     )
     assert sum(1 for r in flood if r and r["Content"] == replies.SLOW_DOWN) >= 5
     await follower.say("谢谢", "")  # the follower next to the flood is still answered

@@ -25,6 +25,7 @@ from tests.fakes.wechat import (
     TOKEN,
     FakeWeChat,
     WeChatServer,
+    WeChatWebhook,
 )
 
 LIMITS = ChannelLimits(max_body_bytes=4096, burst=6, messages_per_minute=1)
@@ -65,21 +66,9 @@ def settings(wechat: FakeWeChat, **overrides: Any) -> WeChatSettings:
     return WeChatSettings(**(values | overrides))
 
 
-class Follower:
-    """WeChat's servers POSTing one follower's messages to the channel."""
-
+class Follower(WeChatWebhook):
     def __init__(self, server: ChannelServer, http: aiohttp.ClientSession, openid: str) -> None:
-        self.server, self.http, self.openid = server, http, openid
-
-    async def post(self, query: str, body: bytes) -> tuple[int, str]:
-        async with self.http.post(f"{self.server.url}/webhook?{query}", data=body) as response:
-            return response.status, await response.text()
-
-    async def send(
-        self, fields: dict[str, Any], *, safe: bool = False
-    ) -> tuple[int, dict[str, Any] | None]:
-        status, body = await self.post(*WECHAT.request(fields, safe=safe))
-        return status, WECHAT.open_reply(body, safe=safe) if status == 200 else None
+        super().__init__(f"{server.url}/webhook", http, openid, WECHAT)
 
     async def say(self, text: str, *, safe: bool = False) -> str | None:
         status, reply = await self.send(WECHAT.text(self.openid, text), safe=safe)
