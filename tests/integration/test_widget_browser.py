@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 from selenium import webdriver
+from selenium.webdriver.common.keys import Keys
 
 from tests.browser import headless_chromium
 from tests.integration.conftest import HandoffStack
@@ -34,6 +35,9 @@ pytestmark = pytest.mark.integration
 
 PASSWORD = "password-123"
 FALLBACK = "没有理解"
+# The shop's signed-in user as its page passes them, unsigned: the ticket
+# shows the name and contact, unverified.
+CUSTOMER = {"id": "shop-user-42", "name": "王小明", "phone": "13800138000"}
 RASA_WEBCHAT = Path(__file__).parent / "vendor" / "rasa-webchat" / "index.js"
 
 
@@ -63,6 +67,7 @@ def site(handoff_stack: HandoffStack, tmp_path: Path) -> Iterator[str]:
     with customer_site(
         tmp_path / "site",
         handoff_stack.assistant.url,
+        {"customer": CUSTOMER},
         zh="",
         en='data-lang="en"',
     ) as url:
@@ -121,6 +126,8 @@ def test_a_customer_is_helped_by_bot_and_agent_on_a_desktop(
             )
             ticket = offer["ticket"]
             assert ticket["channel"] == "socketio"
+            customer = ticket["customer"]
+            assert (customer["name"], customer["contact"]) == ("王小明", "13800138000")
             await asyncio.to_thread(
                 page.wait, lambda: page.banner()[0] == "queued", "the queue banner"
             )
@@ -129,6 +136,12 @@ def test_a_customer_is_helped_by_bot_and_agent_on_a_desktop(
 
             status, claimed = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
             assert status == 200, claimed
+            await asyncio.to_thread(agent_types, ticket["conversation_id"], True)
+            await asyncio.to_thread(
+                page.wait, lambda: page.typing() == f"{name} 正在输入…", "the agent typing"
+            )
+            await asyncio.to_thread(agent_types, ticket["conversation_id"], False)
+            await asyncio.to_thread(page.wait, lambda: page.typing() == "", "the typing to stop")
             status, sent = await console.call(
                 "POST",
                 f"/api/tickets/{ticket['id']}/messages",
@@ -144,6 +157,16 @@ def test_a_customer_is_helped_by_bot_and_agent_on_a_desktop(
             )
             assert status == 200, resolved
             return ticket["id"]
+
+    def agent_types(conversation_id: str, typing: bool) -> None:
+        """What the bridge tells Rasa while the agent types in the console."""
+        response = requests.post(
+            f"{stack.assistant.url}/webhooks/socketio/typing",
+            json={"conversation_id": conversation_id, "typing": typing, "agent_name": name},
+            headers=stack.assistant.api_headers(),
+            timeout=10,
+        )
+        assert response.status_code in (200, 204), response.text
 
     def agent_is_shown() -> None:
         said = [m for m in page.messages() if m["sender"] == "agent"]
@@ -227,6 +250,17 @@ def test_on_a_phone_the_chat_fills_the_screen_and_speaks_the_page_language(
     seconds = page.reply_seconds("How long does delivery take?")
     assert 0 < seconds < 30
     print(f"send -> reply on screen: {seconds * 1000:.0f} ms")
+
+    # Escape closes the panel and gives the focus back to the launcher.
+    page.find("input").send_keys(Keys.ESCAPE)
+    page.wait(lambda: not page.find("panel").is_displayed(), "the panel to close")
+    assert page.find("launcher").get_attribute("aria-expanded") == "false"
+    assert (
+        browser.execute_script(
+            "return arguments[0].shadowRoot.activeElement?.dataset.testid", page.host
+        )
+        == "launcher"
+    )
 
 
 @pytest.mark.xfail(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import json
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -41,23 +42,30 @@ HOST_PAGE = """<!doctype html>
 button {{ background: hotpink; }}</style>
 </head>
 <body><h1>A shop that embeds the chat</h1>
+<script>window.CloudPickChatSettings = {settings};</script>
 <script src="/widget/widget.js" data-server="{server}" {attributes} async></script>
 </body></html>
 """
 
 
 @contextlib.contextmanager
-def customer_site(root: Path, server: str, **pages: str) -> Iterator[str]:
+def customer_site(
+    root: Path, server: str, settings: dict[str, Any] | None = None, **pages: str
+) -> Iterator[str]:
     """A site on its own origin (not Rasa's) serving the widget's files
     under /widget/ and each `name=attributes` as /name.html, a page
-    embedding the widget with those extra script attributes. Yields its URL."""
+    embedding the widget with those extra script attributes and `settings`
+    as `window.CloudPickChatSettings`. Yields its URL."""
     shutil.copytree(WIDGET, root / "widget")
     for name, attributes in pages.items():
         page_lang = "en" if 'data-lang="en"' in attributes else "zh-CN"
-        (root / f"{name}.html").write_text(
-            HOST_PAGE.format(server=server, attributes=attributes, page_lang=page_lang),
-            encoding="utf-8",
+        page = HOST_PAGE.format(
+            server=server,
+            attributes=attributes,
+            page_lang=page_lang,
+            settings=json.dumps(settings or {}, ensure_ascii=False),
         )
+        (root / f"{name}.html").write_text(page, encoding="utf-8")
     handler = functools.partial(QuietHandler, directory=str(root))
     site = http.server.ThreadingHTTPServer((LOOPBACK, free_port()), handler)
     thread = threading.Thread(target=site.serve_forever, daemon=True)
@@ -176,6 +184,11 @@ class WidgetPage:
         field = self.find("input")
         field.send_keys(text)
         self.find("send").click()
+
+    def typing(self) -> str:
+        """What the typing indicator says; "" when hidden."""
+        indicator = self.find("typing")
+        return indicator.text if indicator.is_displayed() else ""
 
     def banner(self) -> tuple[str, str]:
         banner = self.find("banner")

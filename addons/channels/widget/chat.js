@@ -311,11 +311,17 @@ class Chat {
     }
     if (view.text) body.append(h("div", { class: "bubble", "data-testid": "message-text" }, this.textOf(view.text)));
     if (view.image) {
-      body.append(
-        h("a", { class: "image", href: view.image, target: "_blank", rel: "noopener noreferrer" }, [
-          h("img", { src: view.image, alt: view.text || this.t("image"), loading: "lazy", "data-testid": "message-image", onload: () => this.scrollToEnd() }),
-        ]),
-      );
+      const link = h("a", { class: "image", href: view.image, target: "_blank", rel: "noopener noreferrer" }, [
+        h("img", {
+          src: view.image,
+          alt: view.text || this.t("image"),
+          loading: "lazy",
+          "data-testid": "message-image",
+          onload: () => this.scrollToEnd(),
+          onerror: () => link.replaceWith(h("div", { class: "file-chip" }, [icon("file", "icon file-icon"), this.t("imageUnavailable")])),
+        }),
+      ]);
+      body.append(link);
     }
     if (view.file) {
       const label = [icon("file", "icon file-icon"), h("span", {}, view.file.name || "file")];

@@ -38,6 +38,7 @@ export const STRINGS = {
     uploading: "正在上传 {name}…",
     rejected: "消息没有发出去：{reason}",
     image: "图片",
+    imageUnavailable: "图片无法显示",
     unread: "{count} 条未读消息",
   },
   en: {
@@ -74,6 +75,7 @@ export const STRINGS = {
     uploading: "Uploading {name}…",
     rejected: "Your message was not sent: {reason}",
     image: "Image",
+    imageUnavailable: "The image can't be shown",
     unread: "{count} unread messages",
   },
 };
