@@ -161,6 +161,17 @@ async def test_buttons_handoff_agent_reply_and_survey_all_by_mail(handoff_stack:
         assert reply["Auto-Submitted"] == "no"
         assert "您好，我来帮您查一下" in reply.get_content()
 
+        # The provider refuses the address: the agent reads why, nothing is saved.
+        customer.provider.unknown_recipients.add(customer.address)
+        try:
+            status, failed = await console.call(
+                "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "还在吗？"}
+            )
+        finally:
+            customer.provider.unknown_recipients.discard(customer.address)
+        assert (status, failed["error"]["code"]) == (502, "delivery_failed")
+        assert f"refused the customer's address {customer.address}" in failed["error"]["message"]
+
         status, _ = await console.call(
             "PATCH", f"/api/tickets/{ticket['id']}/status", json={"status": "resolved"}
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 import aiosmtplib
 
@@ -30,7 +31,7 @@ class MailRelay:
     timeout: float = 30
 
     async def send(self, message: EmailMessage) -> None:
-        recipient = message["To"]
+        recipient = parseaddr(str(message["To"]))[1]
         try:
             await aiosmtplib.send(
                 message,
