@@ -1,12 +1,12 @@
 """What the web widget receives: live messages and the replayed history.
 
 Both are built from what Rasa holds for a bot turn (`BotUttered.message()`:
-`{**data, "text", "timestamp", **metadata}`, or the stored `bot` event),
-so a message looks the same live and after a reload. An agent's message is
-one payload marked `sender: "agent"` with the agent's name and avatar; a
-bot's buttons are rasa-webchat's `quick_replies`; a handoff step (the
-handoff action's queue position, or the bridge's `handoff_state` notices)
-is a `handoff` field the widget shows as "connecting / you are number N".
+`{**data, "text", "timestamp", **metadata}`, or the stored `bot` event).
+An agent's message is one payload marked `sender: "agent"` with the
+agent's name and avatar; a bot's buttons are rasa-webchat's
+`quick_replies`; a handoff step (the handoff action's queue position, or
+the bridge's `handoff_state` notices) is a `handoff` field the widget shows
+as "connecting / you are number N".
 """
 
 from __future__ import annotations
@@ -31,12 +31,14 @@ class Handoff(TypedDict, total=False):
 
 
 def bot_payload(message: Mapping[str, Any]) -> dict[str, Any]:
-    """One `bot_uttered` payload for one bot or agent message."""
-    payload: dict[str, Any] = {"text": message.get("text"), "sender": "bot"}
-    agent = agent_info(message)
-    if agent is not None:
-        payload["sender"] = "agent"
-        payload["agent"] = agent
+    """One `bot_uttered` payload for one bot or agent message.
+
+    At the top only what rasa-webchat reads (`text`, `quick_replies`, an
+    image `attachment`): it drops a message with any other key. Ours
+    (`sender`, `agent`, `handoff`, `message_id`, `at`, `custom`) are under
+    `metadata`, which rasa-webchat strips and our widget reads.
+    """
+    payload: dict[str, Any] = {"text": message.get("text")}
     buttons = _buttons(message)
     if buttons:
         payload["quick_replies"] = [
@@ -45,16 +47,22 @@ def bot_payload(message: Mapping[str, Any]) -> dict[str, Any]:
     image = message.get("image")
     if isinstance(image, str) and image:
         payload["attachment"] = {"type": "image", "payload": {"src": image}}
+    ours: dict[str, Any] = {"sender": "bot"}
+    agent = agent_info(message)
+    if agent is not None:
+        ours["sender"] = "agent"
+        ours["agent"] = agent
     handoff = handoff_step(message)
     if handoff:
-        payload["handoff"] = handoff
+        ours["handoff"] = handoff
     custom = {k: v for k, v in (message.get("custom") or {}).items() if k != "handoff"}
     if custom:
-        payload["custom"] = custom
+        ours["custom"] = custom
     if message.get("message_id") is not None:
-        payload["message_id"] = message["message_id"]
+        ours["message_id"] = message["message_id"]
     if message.get("timestamp") is not None:
-        payload["at"] = _iso(message["timestamp"])
+        ours["at"] = _iso(message["timestamp"])
+    payload["metadata"] = ours
     return payload
 
 

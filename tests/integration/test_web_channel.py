@@ -66,7 +66,7 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
             confirmed = await asyncio.to_thread(customer.session, None, customData=custom)
             assert confirmed["resumed"] is False
             greeting = await wait(customer, "智能客服")
-            assert greeting["sender"] == "bot"
+            assert greeting["metadata"]["sender"] == "bot"
             titles = [b["title"] for b in greeting["quick_replies"]]
             assert "转人工" in titles and "查询订单" in titles, titles
 
@@ -85,12 +85,12 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
             # A handoff: the customer sees the queue state, the agent the ticket.
             customer.say("我要转人工", customData=custom)
             queued = await wait(customer, "转接人工客服")
-            assert queued["handoff"]["state"] in ("queued", "connecting"), queued
+            assert queued["metadata"]["handoff"]["state"] in ("queued", "connecting"), queued
             offer = await console.next_event(
                 "ticket.offered",
                 agent_id=agent["id"],
                 where=lambda data: data["ticket"]["channel"] == "socketio"
-                and queued["handoff"]["ticket_id"] == data["ticket"]["id"],
+                and queued["metadata"]["handoff"]["ticket_id"] == data["ticket"]["id"],
             )
             ticket = offer["ticket"]
             assert ticket["customer"]["name"] == "网页客户"
@@ -100,7 +100,7 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
             status, claimed = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
             assert status == 200, claimed
             joined = await wait(customer, name)
-            assert joined["handoff"]["state"] == "connected", joined
+            assert joined["metadata"]["handoff"]["state"] == "connected", joined
 
             # The agent types, then replies: live, one message, marked as the agent's.
             typing = await asyncio.to_thread(
@@ -118,7 +118,8 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
             )
             assert status == 201, sent
             reply = await wait(customer, "您好，我来帮您查")
-            assert reply["sender"] == "agent" and reply["agent"]["name"] == name, reply
+            assert reply["metadata"]["sender"] == "agent", reply
+            assert reply["metadata"]["agent"]["name"] == name
 
             # A photo lands on the ticket; the customer's words reach the agent.
             stored = await asyncio.to_thread(upload, stack, customer.token)
@@ -156,7 +157,7 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
         comment = await wait(customer, "还有什么想对我们说的")
         customer.say("没有了", token=None)
         await wait(customer, "感谢您的评价")
-        assert comment["sender"] == "bot"
+        assert comment["metadata"]["sender"] == "bot"
         stored_ticket = await asyncio.to_thread(stack.ticket, ticket["id"])
         assert stored_ticket["csat"]["score"] == 4
     finally:

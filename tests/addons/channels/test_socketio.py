@@ -154,10 +154,12 @@ def test_an_agent_message_is_one_payload_marked_as_the_agents():
     }
     assert bot_payload(message) == {
         "text": "您好，我是小李",
-        "sender": "agent",
-        "agent": {"id": 7, "name": "小李", "avatar": "https://example.com/li.png"},
-        "message_id": "m-1",
-        "at": "2026-09-21T14:13:20+00:00",
+        "metadata": {
+            "sender": "agent",
+            "agent": {"id": 7, "name": "小李", "avatar": "https://example.com/li.png"},
+            "message_id": "m-1",
+            "at": "2026-09-21T14:13:20+00:00",
+        },
     }
 
 
@@ -169,15 +171,19 @@ def test_bot_buttons_are_quick_replies_and_handoff_steps_a_field():
             "custom": {"handoff": {"state": "queued", "position": 3, "ticket_id": 9}},
         }
     )
-    assert queued["sender"] == "bot"
+    # rasa-webchat shows a message only if its keys are exactly its own
+    # (text, quick_replies): ours are under metadata, which it strips.
+    assert set(queued) - {"metadata"} == {"text", "quick_replies"}
     assert queued["quick_replies"] == [
         {"content_type": "text", "title": "取消", "payload": "/stop"}
     ]
-    assert queued["handoff"] == {"state": "queued", "position": 3, "ticket_id": 9}
-    assert "custom" not in queued
+    assert queued["metadata"] == {
+        "sender": "bot",
+        "handoff": {"state": "queued", "position": 3, "ticket_id": 9},
+    }
     notice = bot_payload({"text": "客服已接入", "handoff_state": "connected", "ticket_id": 9})
-    assert notice["handoff"] == {"state": "connected", "ticket_id": 9}
-    assert "handoff" not in bot_payload({"text": "x", "handoff_state": "made-up"})
+    assert notice["metadata"]["handoff"] == {"state": "connected", "ticket_id": 9}
+    assert "handoff" not in bot_payload({"text": "x", "handoff_state": "made-up"})["metadata"]
 
 
 def test_history_is_what_the_customer_saw():
