@@ -1209,6 +1209,10 @@
     if (name === "ticket.abandoned" && isMe(ticket.assignee_id)) {
       toast(t("toast.abandoned", { title: ticket.title }), "warning");
     }
+    var customer = state.open && state.open.customer && state.open.customer.customer;
+    if (customer && ticket.customer && ticket.customer.id === customer.id) {
+      loadCustomer(state.open);  // one of their tickets, on any channel, changed
+    }
     // Show the change at once; the refresh that follows settles the order.
     upsertList(state.mine, ticket);
     if (ticket.live && WAITING.indexOf(ticket.status) >= 0) {

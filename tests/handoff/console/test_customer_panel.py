@@ -136,6 +136,14 @@ async def test_the_customer_tab_shows_their_tickets_from_every_channel(
         browser.execute_script, "return document.documentElement.scrollWidth"
     )
     assert width <= SIZES[size][0]  # nothing pushes the page sideways
+    # Her next ticket, on another channel, joins the open panel.
+    form = await bridge.open_ticket("form-li", channel="form", **verified("u-1"))
+    joined = await asyncio.to_thread(
+        page.wait,
+        lambda: (s := shown())["tickets"][0][0] == form["id"] and s,
+        "the new form ticket in the panel",
+    )
+    assert joined["tickets"][0][1] == "表单" and joined["channels"] == "渠道：表单、App、邮件、网页"
     # Opening the other channel's ticket from the panel shows its conversation.
     await asyncio.to_thread(page.click, f'[data-ticket-id="{mail["id"]}"].past-item', "email")
     await asyncio.to_thread(
