@@ -31,6 +31,7 @@ read once and cached, so the form never offers one the bridge refuses.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import html
@@ -335,7 +336,7 @@ class FormInput(InputChannel):
         language = language if language in ("zh", "en") else "zh"
         nonce = uuid.uuid4().hex
         categories = await self.tickets.categories()
-        page = PAGE.read_text(encoding="utf-8")
+        page = page_template()
         strings = PAGE_TEXTS[language]
         labels = {c: strings.get(f"category.{c}", c) for c in categories}
         options = "".join(
@@ -523,6 +524,11 @@ class FormOutput(OutputChannel):
                 "by the phone number on the ticket."
             )
         await MailOutput(self.mail).send_response(recipient_id, message)
+
+
+@functools.cache
+def page_template() -> str:
+    return PAGE.read_text(encoding="utf-8")
 
 
 def client_address(request: Request) -> str:

@@ -20,6 +20,8 @@ credentials.yml (each `${NAME}` empty turns its part off):
       relay_starttls: ${MAIL_SMTP_RELAY_STARTTLS}   # true / false / empty: when offered
       smtp_host: ${MAIL_SMTP_HOST}              # the receiver's interface, default 127.0.0.1
       smtp_port: ${MAIL_SMTP_PORT}              # the receiver; empty: no receiver
+      smtp_tls_cert: ${MAIL_SMTP_TLS_CERT}      # PEM chain and key: the receiver offers STARTTLS
+      smtp_tls_key: ${MAIL_SMTP_TLS_KEY}
       inbound_token: ${MAIL_INBOUND_TOKEN}      # the webhook's secret; empty: no webhook
       threads_db: ${MAIL_THREADS_DB}            # default var/mail-threads.db
       conversation_key: ${MAIL_CONVERSATION_KEY}  # default: made once, kept in threads_db
@@ -73,7 +75,7 @@ from addons.channels.mail.parser import (
     parse_inbound_form,
     parse_mime,
 )
-from addons.channels.mail.receiver import MailReceiver, start_receiver
+from addons.channels.mail.receiver import MailReceiver, start_receiver, tls_context
 from addons.channels.mail.relay import MailRelay
 from addons.channels.mail.threads import ThreadStore
 from addons.channels.webhooks import error_response, receive_body
@@ -100,6 +102,8 @@ class MailSettings:
     relay: MailRelay | None
     smtp_host: str
     smtp_port: int | None
+    # PEM certificate chain and key; with both, the receiver offers STARTTLS.
+    smtp_tls: tuple[str, str] | None
     inbound_token: str
     threads_db: Path
     conversation_key: str
@@ -128,6 +132,11 @@ class MailSettings:
             relay=relay,
             smtp_host=str(config.get("smtp_host") or DEFAULT_SMTP_HOST),
             smtp_port=int(config["smtp_port"]) if config.get("smtp_port") else None,
+            smtp_tls=(
+                (str(config["smtp_tls_cert"]), str(config["smtp_tls_key"]))
+                if config.get("smtp_tls_cert") and config.get("smtp_tls_key")
+                else None
+            ),
             inbound_token=str(config.get("inbound_token") or ""),
             threads_db=Path(config.get("threads_db") or DEFAULT_THREADS_DB),
             conversation_key=str(config.get("conversation_key") or ""),
@@ -219,6 +228,7 @@ class MailInput(InputChannel):
             port=self.settings.smtp_port,
             max_bytes=self.settings.limits.max_body_bytes,
             hostname=self.settings.sender.domain,
+            tls=tls_context(*self.settings.smtp_tls) if self.settings.smtp_tls else None,
         )
         logger.info("Receiving mail on %s:%s", self.settings.smtp_host, self.settings.smtp_port)
         return server

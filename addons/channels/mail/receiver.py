@@ -6,13 +6,14 @@ assistant has it, a temporary 451 when it cannot take it now (the
 sending server retries later, so nothing is lost), a permanent 550 with the
 reason when it never will (the sender gets a bounce that says why).
 Mail for any address but the support address is refused at RCPT, so the
-server is never a relay.
+server is never a relay. Given a certificate, it offers STARTTLS.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -61,10 +62,25 @@ class MailReceiver:
         return "250 OK"
 
 
+def tls_context(certificate: str, key: str) -> ssl.SSLContext:
+    """The server side of STARTTLS, from a PEM certificate chain and key."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    return context
+
+
 async def start_receiver(
-    receiver: MailReceiver, *, host: str, port: int, max_bytes: int, hostname: str
+    receiver: MailReceiver,
+    *,
+    host: str,
+    port: int,
+    max_bytes: int,
+    hostname: str,
+    tls: ssl.SSLContext | None = None,
 ) -> asyncio.Server:
-    """Listens on the running loop; close the returned server to stop."""
+    """Listens on the running loop; close the returned server to stop.
+    With `tls`, STARTTLS is offered (not required: many senders' servers
+    still deliver without it)."""
     loop = asyncio.get_running_loop()
     return await loop.create_server(
         lambda: SMTP(
@@ -73,6 +89,7 @@ async def start_receiver(
             enable_SMTPUTF8=True,
             hostname=hostname,
             timeout=CLIENT_TIMEOUT,
+            tls_context=tls,
         ),
         host=host,
         port=port,

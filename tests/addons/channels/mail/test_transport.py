@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
 from addons.channels.errors import DeliveryFailed, RateLimited
 from addons.channels.mail.parser import MalformedMail
-from addons.channels.mail.receiver import MailReceiver, start_receiver
+from addons.channels.mail.receiver import MailReceiver, start_receiver, tls_context
 from addons.channels.mail.relay import MailRelay
 from scripts.stack import LOOPBACK, free_port
 from tests.addons.channels.mail import samples
@@ -93,6 +96,44 @@ async def test_the_receiver_answers_each_outcome_with_its_smtp_code():
             await asyncio.to_thread(send, b"Subject: x\r\n\r\n" + b"a" * 70_000)
         assert too_big.value.smtp_code == 552
         assert len(received) == 2
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_the_receiver_offers_starttls_with_a_certificate(tmp_path: Path):
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=mx.cloudpick.test", "-keyout", str(key), "-out", str(certificate)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    received: list[bytes] = []
+
+    async def deliver(raw: bytes, envelope_sender: str) -> None:
+        received.append(raw)
+
+    port = free_port()
+    server = await start_receiver(
+        MailReceiver(mailbox=MAILBOX, deliver=deliver),
+        host=LOOPBACK, port=port, max_bytes=64 * 1024, hostname="cloudpick.test",
+        tls=tls_context(str(certificate), str(key)),
+    )  # fmt: skip
+
+    def send_encrypted() -> str:
+        client_context = ssl.create_default_context(cafile=str(certificate))
+        client_context.check_hostname = False
+        with smtplib.SMTP(LOOPBACK, port, timeout=10) as client:
+            client.ehlo()
+            assert client.has_extn("starttls")
+            client.starttls(context=client_context)
+            cipher = client.sock.cipher()[0]
+            client.sendmail("alice@example.com", [MAILBOX], samples.GMAIL_REPLY)
+        return cipher
+
+    try:
+        assert await asyncio.to_thread(send_encrypted)
+        assert len(received) == 1
     finally:
         server.close()
         await server.wait_closed()
