@@ -67,6 +67,12 @@
       "transcript.resume": "对话已交还机器人",
       "transcript.intent": "意图",
       "transcript.open_image": "查看原图",
+      "profile.title": "个人资料",
+      "profile.body": "网页聊天的客户会在您的消息旁看到您的名字和头像。",
+      "profile.display_name": "显示名称",
+      "profile.avatar_url": "头像图片地址（https://…，可留空）",
+      "profile.save": "保存",
+      "toast.profile_saved": "个人资料已保存",
       "reply.failed": "未送达：{reason}",
       "sender.customer": "客户",
       "sender.bot": "机器人",
@@ -289,6 +295,12 @@
       "transcript.resume": "Returned to the bot",
       "transcript.intent": "Intent",
       "transcript.open_image": "Open the full image",
+      "profile.title": "Your profile",
+      "profile.body": "Customers on the web chat see your name and picture beside your messages.",
+      "profile.display_name": "Display name",
+      "profile.avatar_url": "Picture URL (https://…, may be empty)",
+      "profile.save": "Save",
+      "toast.profile_saved": "Profile saved",
       "reply.failed": "Not delivered: {reason}",
       "sender.customer": "Customer",
       "sender.bot": "Bot",
@@ -949,6 +961,8 @@
     }
     var name = byTestId("agent-name");
     name.textContent = state.agent.display_name || state.agent.username;
+    name.title = canHandle() ? t("profile.title") : "";
+    name.disabled = !canHandle();
     if (state.agent.role === "analyst") {
       name.textContent += " · " + t("role.analyst");
     }
@@ -2499,6 +2513,36 @@
     });
   }
 
+  // --- profile ---------------------------------------------------------------------------------
+
+  /** What customers see of the agent: their name and picture. */
+  function openProfile() {
+    if (!canHandle()) {
+      return;
+    }
+    var form = $("profile-form");
+    form.elements.display_name.value = state.agent.display_name || "";
+    form.elements.avatar_url.value = state.agent.avatar_url || "";
+    $("profile-dialog").showModal();
+  }
+
+  function submitProfile(event) {
+    event.preventDefault();
+    var form = $("profile-form");
+    var avatar = form.elements.avatar_url.value.trim();
+    var body = { display_name: form.elements.display_name.value.trim(), avatar_url: avatar || null };
+    var submit = byTestId("profile-save");
+    submit.disabled = true;
+    api("PATCH", "/api/agents/me", body).then(function (agent) {
+      $("profile-dialog").close();
+      state.agent = Object.assign({}, state.agent, agent);
+      renderAgent();
+      toast(t("toast.profile_saved"), "success");
+    }, reportError).then(function () {
+      submit.disabled = false;
+    });
+  }
+
   function openResolve() {
     $("resolve-form").reset();
     $("resolve-dialog").showModal();
@@ -2622,6 +2666,8 @@
     });
     $("resolve-button").addEventListener("click", openResolve);
     $("resolve-form").addEventListener("submit", submitResolve);
+    byTestId("agent-name").addEventListener("click", openProfile);
+    $("profile-form").addEventListener("submit", submitProfile);
     $("release-button").addEventListener("click", release);
     document.querySelectorAll("dialog [data-close]").forEach(function (control) {
       control.addEventListener("click", function () { control.closest("dialog").close(); });

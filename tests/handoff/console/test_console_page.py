@@ -7,12 +7,15 @@ phone widths are kept as screenshots."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
+from PIL import Image
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
@@ -25,6 +28,7 @@ from tests.handoff.test_typing import TYPING_PATH
 from tests.handoff.tickets.test_flows import WECHAT_45015, RefusingRasa
 
 SHOTS = Path("/tmp/attachment-screenshots")
+AVATAR = "https://cdn.example.com/agents/wang.png"
 
 
 class WidgetChannelRasa(RefusingRasa):
@@ -105,6 +109,20 @@ class Page:
         self.driver.find_element(By.CSS_SELECTOR, mine).click()
         self.wait(lambda: self.find("reply-input").is_enabled(), "the reply box")
 
+    def thumbnail(self) -> tuple[dict, dict]:
+        """The sizes of the first image bubble and its picture, once loaded."""
+        css = '[data-testid="message-attachment"]'
+        self.wait(
+            lambda: self.driver.execute_script(
+                "const image = document.querySelector(arguments[0] + ' img');"
+                " return image && image.naturalWidth",
+                css,
+            ),
+            "the thumbnail",
+        )
+        bubble = self.driver.find_element(By.CSS_SELECTOR, css)
+        return bubble.rect, bubble.find_element(By.TAG_NAME, "img").rect
+
     def type(self, text: str) -> None:
         self.find("reply-input").send_keys(text)
 
@@ -116,6 +134,15 @@ class Page:
             lambda: containing in self.find("reply-state").text and self.find("reply-state").text,
             f"the reply state to say {containing!r}",
         )
+
+    def set_avatar(self, url: str) -> None:
+        self.find("agent-name").click()
+        self.wait(lambda: self.find("profile-dialog").is_displayed(), "the profile dialog")
+        self.find("profile-avatar").send_keys(url)
+        SHOTS.mkdir(exist_ok=True)
+        self.driver.save_screenshot(str(SHOTS / "profile-dialog.png"))
+        self.find("profile-save").click()
+        self.wait(lambda: not self.find("profile-dialog").is_displayed(), "the profile saved")
 
     def screenshots(self, name: str) -> None:
         SHOTS.mkdir(exist_ok=True)
@@ -132,8 +159,14 @@ async def test_typing_goes_out_and_a_refused_reply_says_why(bridge, browser):
     agent = await bridge.add("wang", online=True, display_name="小王")
     ticket_id = (await bridge.handoff("web-9", channel="socketio"))["ticket"]["id"]
     await bridge.claim(ticket_id, agent)
+    form = aiohttp.FormData()
+    form.add_field("file", picture(), filename="照片.png", content_type="image/png")
+    await bridge.post("/api/conversations/web-9/attachments", data=form, expect=201)
     page = Page(browser, str(bridge.client.make_url("")).rstrip("/"))
     await asyncio.to_thread(page.sign_in_and_open, "wang", ticket_id)
+    # The customer's picture as a thumbnail, its bubble no wider than it.
+    bubble, image = await asyncio.to_thread(page.thumbnail)
+    assert image["width"] == 240 and bubble["width"] <= image["width"] + 12, (bubble, image)
 
     reply = "您好，我帮您查一下物流"
     await asyncio.to_thread(page.type, reply)
@@ -161,4 +194,24 @@ async def test_typing_goes_out_and_a_refused_reply_says_why(bridge, browser):
     await asyncio.to_thread(page.reply_state, "Enter")
     assert bridge.rasa.logged_agent_messages("web-9")[-1] == reply
     assert page.find("reply-input").get_attribute("value") == ""
+
+    # The agent's picture, set in the console, goes with their next reply.
+    await asyncio.to_thread(page.set_avatar, AVATAR)
+    assert (await bridge.agent(agent))["avatar_url"] == AVATAR
+    await asyncio.to_thread(page.type, "好的")
+    await asyncio.to_thread(page.send)
+    await eventually(
+        lambda: _last_reply_avatar(bridge.rasa), what="the reply with the agent's avatar"
+    )
     await asyncio.to_thread(browser.get, "about:blank")
+
+
+async def _last_reply_avatar(rasa: WidgetChannelRasa) -> bool:
+    events = [e for e in rasa.sent_events("web-9") if e["event"] == "bot"]
+    return events[-1]["text"] == "好的" and events[-1]["metadata"]["agent_avatar"] == AVATAR
+
+
+def picture() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 200), "#2563eb").save(buffer, format="PNG")
+    return buffer.getvalue()
