@@ -212,6 +212,7 @@ class Turn:
                 return text
         if self._pushing is None:
             self._pushing = asyncio.create_task(self.output.push_collected(self.openid))
+            self._pushing.add_done_callback(_log_failure)
         return None
 
 
