@@ -174,6 +174,13 @@ async def test_plaintext_buttons_retries_and_bad_requests(
     intents = await asyncio.to_thread(user_intents, stack, follower.openid)
     assert intents[-1] == "return_refund" and intents.count("return_refund") == 1
 
+    # No ticket open: the picture stays with WeChat and the follower is told why.
+    picture = await follower.fake_call(
+        follower.fake.add_picture(f"{follower.openid}.png", tiny_png(), "image/png")
+    )
+    image = WECHAT.message(follower.openid, "image", PicUrl=picture, MediaId="media-2")
+    assert (await follower.passive(image))["Content"] == replies.PICTURES_FOR_AGENTS
+
     fields = WECHAT.text(follower.openid, "被篡改的消息")
     assert (await follower.post(*WeChatServer(token="guess").request(fields, safe=False)))[0] == 403
     stale = WECHAT.request(fields, safe=False, timestamp=int(time.time()) - 3600)
