@@ -42,6 +42,9 @@ def every_fake() -> dict[str, PlatformFake]:
     from tests.fakes.app_callback import FakeApp
 
     fakes["app"] = FakeApp()
+    from tests.fakes.web import FakeWebSite
+
+    fakes["web"] = FakeWebSite()
     return fakes
 
 

@@ -61,7 +61,10 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
     try:
         async with ConsoleAgent(stack, name, "password-123") as console:
             # Connecting starts the conversation with the greeting and its buttons.
-            identity = {"name": "网页客户", "phone": "13912345678", "id": "site-user-1"}
+            # Signed in on the shop's site, which signs the user for the widget.
+            user_id = f"site-user-{uuid.uuid4().hex[:8]}"
+            site = stack.fakes["web"]
+            identity = site.signed_in(user_id, name="网页客户", phone="13912345678")
             custom = {"language": "zh", "customer": identity}
             confirmed = await asyncio.to_thread(customer.session, None, customData=custom)
             assert confirmed["resumed"] is False
@@ -99,6 +102,11 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
             assert conversation.startswith("web-") and conversation not in customer.token
             status, claimed = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
             assert status == 200, claimed
+            # The site's user id, verified, links the customer across channels.
+            status, known = await console.call("GET", f"/api/customers/{ticket['customer']['id']}")
+            assert status == 200, known
+            assert known["customer"]["verified"] is True, known
+            assert user_id in [key["value"] for key in known["customer"]["identities"]], known
             joined = await wait(customer, name)
             assert joined["metadata"]["handoff"]["state"] == "connected", joined
 
