@@ -5,6 +5,7 @@ those who may read the conversation, never as a page."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import aiohttp
@@ -191,3 +192,25 @@ async def test_a_wrong_token_is_the_bridges_trouble_not_the_customers(bridge):
             "c1", filename="a.png", content_type="image/png", data=PNG, channel="rest"
         )
     await wrong.close()
+
+
+async def test_only_those_who_may_read_the_conversation_hear_of_a_file(bridge, client):
+    _, owner = await live_ticket(bridge, "c1")
+    mine = await bridge.console(owner)
+    others = [
+        await bridge.console(await bridge.add("other")),
+        await bridge.console(await bridge.add("ana", role="analyst")),
+    ]
+    await client.upload_attachment(
+        "c1", filename="a.png", content_type="image/png", data=PNG, channel="rest"
+    )
+    await mine.next("ticket.attachment_added")
+    for console in others:
+        await console.socket.send_json({"action": "ping"})
+        seen = await console.until(lambda event, data: event == "pong")
+        with contextlib.suppress(TimeoutError):  # and whatever follows shortly
+            while True:
+                seen.append(await console.receive(timeout=0.3))
+        assert "ticket.attachment_added" not in [event for event, _ in seen]
+    for console in (mine, *others):
+        await console.close()
