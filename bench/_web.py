@@ -78,4 +78,4 @@ def idle_cost(url: str, *, transports: list[str], seconds: float = 60.0) -> Idle
         elapsed = time.monotonic() - started
         return IdleCost(client.transport(), elapsed, requests_made.count, frames.count)
     finally:
-        client.disconnect()
+        client.eio.disconnect(abort=True)  # not waiting for the long poll in flight

@@ -4,6 +4,7 @@ real Sanic server (tests/addons/channels/test_channels.EchoServer)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import warnings
 from collections.abc import Iterator
@@ -102,3 +103,22 @@ def test_a_websocket_frame_over_the_limit_closes_that_socket_only(server):
     finally:
         raw.close()
         client.disconnect()
+
+
+async def test_python_socketio_asyncio_client_talks_over_polling(server):
+    """Its websocket transport needs aiohttp's ClientWSTimeout (aiohttp 3.10;
+    Rasa 3.6 keeps 3.9), so the threaded client above speaks websocket."""
+    client = socketio.AsyncClient()
+    replies: asyncio.Queue = asyncio.Queue()
+    client.on("bot_uttered", replies.put)
+    await client.connect(server.url, transports=["polling"], wait_timeout=10)
+    try:
+        await client.emit("user_uttered", {"message": "你好"})
+        reply = await asyncio.wait_for(replies.get(), 10)
+        assert reply["text"] == "echo:你好"
+    finally:
+        # Ends the long poll in flight too, instead of waiting for it.
+        session = client.eio.http
+        await client.eio.disconnect(abort=True)
+        await session.close()
+        await asyncio.sleep(0.1)
