@@ -500,3 +500,16 @@ def test_a_session_request_with_bad_custom_data_is_refused_before_any_session(cu
     assert customer.wait_for(web.REJECTED_EVENT)["error"]["code"] == "metadata_too_large"
     assert "session_confirm" not in [name for name, _ in customer.events]
     assert channel.started == []
+
+
+def test_a_socket_that_asks_for_another_session_leaves_the_first(customer, server, channel):
+    first = channel.sessions.open(customer.session()["session_id"])
+    second = channel.sessions.open(customer.session()["session_id"])
+    assert first.sender_id != second.sender_id
+    token = rasa_api_jwt(TYPING_SECRET, expires_at=time.time() + 60)
+    for session, name in [(first, "to-the-first"), (second, "to-the-second")]:
+        body = {"conversation_id": session.sender_id, "typing": True, "agent_name": name}
+        assert typing(server, body, token).status_code == 200
+    assert customer.wait_for("typing")["name"] == "to-the-second"
+    time.sleep(0.3)
+    assert [data for name, data in customer.events if name == "typing"] == []
