@@ -12,6 +12,7 @@ import http.server
 import json
 import shutil
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,15 @@ def set_viewport(driver: webdriver.Chrome, size: tuple[int, int]) -> None:
     )
 
 
+def set_offline(driver: webdriver.Chrome, offline: bool) -> None:
+    """Cuts the browser's network (its open websocket closes at once) or restores it."""
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd(
+        "Network.emulateNetworkConditions",
+        {"offline": offline, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
+
+
 class WidgetPage:
     """The widget on a host page, as a customer uses it."""
 
@@ -155,6 +165,16 @@ class WidgetPage:
             """,
             self.host,
         )
+
+    def settled_messages(self, quiet: float = 1.5) -> list[dict[str, str]]:
+        """The messages once none has arrived for `quiet` seconds (a bot
+        turn may be several messages)."""
+        last, since = self.messages(), time.monotonic()
+        while time.monotonic() - since < quiet:
+            time.sleep(0.1)
+            if (now := self.messages()) != last:
+                last, since = now, time.monotonic()
+        return last
 
     def texts(self, sender: str) -> list[str]:
         return [message["text"] for message in self.messages() if message["sender"] == sender]
