@@ -142,3 +142,11 @@ class DeliveryFailed(Exception):
         self.message = message
         self.code = code
         super().__init__(message)
+
+
+class InvalidInputChannel(ChannelError):
+    """A client naming another channel than its own: agents' replies follow
+    a conversation's latest input channel, so it would have them sent there."""
+
+    code = "invalid_input_channel"
+    default_message = "The input_channel must be left out or be this channel's own name."

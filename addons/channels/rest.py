@@ -6,6 +6,17 @@ a body over `max_body_bytes` gets 413 before it is read (Sanic would read
 100 MB), a flood from one sender 429 with Retry-After, everything else the
 guard refuses 400.
 
+Two things Rasa's REST channel takes from any client are not taken here,
+since a REST client is whoever can reach the route:
+- metadata keys only the server writes (`metadata.SERVER_KEYS`): a client
+  sending `identity_verified: true` with someone's `customer_id` would have
+  its ticket filed under that customer and read their history. It may still
+  name its customer by `customer_name` and `contact`, which tickets show as
+  the unverified facts they are;
+- an `input_channel` other than `rest` (400): Rasa sends agents' replies
+  through a conversation's latest input channel, so naming `wechat` would
+  have them sent to WeChat with this sender id as an openid.
+
 credentials.yml:
 
     addons.channels.rest.RestInput:
@@ -16,6 +27,7 @@ credentials.yml:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import inspect
 import json
 from asyncio import CancelledError
@@ -30,11 +42,21 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
-from addons.channels.errors import ChannelError, InvalidMessage, InvalidSenderId, MalformedBody
+from addons.channels.errors import (
+    ChannelError,
+    InvalidInputChannel,
+    InvalidMessage,
+    InvalidSenderId,
+    MalformedBody,
+)
 from addons.channels.guard import ChannelLimits, InboundGuard, InboundMessage
+from addons.channels.metadata import client_metadata
 from addons.channels.webhooks import error_response, receive_body
 
 structlogger = structlog.get_logger()
+
+# Who the customer is, as a REST client may say it: shown, never verified.
+UNVERIFIED_CUSTOMER_KEYS = frozenset({"customer_name", "contact"})
 
 
 class RestInput(rest.RestInput):
@@ -56,12 +78,15 @@ class RestInput(rest.RestInput):
             raise MalformedBody()
         return body
 
-    async def admit(self, request: Request) -> tuple[InboundMessage, str]:
-        """The guarded message and the input channel it names."""
+    async def admit(self, request: Request) -> InboundMessage:
+        """The guarded message, with what only the server says taken out."""
         body = await self.read_body(request)
-        input_channel = body.get("input_channel")
-        if input_channel is not None:
-            self.guard.check_id(input_channel, "input_channel")
+        if body.get("input_channel") not in (None, self.name()):
+            raise InvalidInputChannel(
+                f"The input_channel must be left out or be '{self.name()}': "
+                "a REST client cannot speak on another channel.",
+                field="input_channel",
+            )
         if body.get("sender") is None:
             # Rasa would put it in its one "default" conversation, shared by
             # every client that sends no sender: strangers would read each
@@ -71,7 +96,10 @@ class RestInput(rest.RestInput):
             # Rasa would take it as a message without text and fail in NLU.
             raise InvalidMessage("The body needs a message: a string.")
         message = self.guard.admit(body["sender"], body["message"], body.get("metadata"))
-        return message, input_channel or self.name()
+        if message.metadata is None:
+            return message
+        metadata = client_metadata(message.metadata, keep=UNVERIFIED_CUSTOMER_KEYS)
+        return dataclasses.replace(message, metadata=metadata)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         module = inspect.getmodule(self)
@@ -86,10 +114,11 @@ class RestInput(rest.RestInput):
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> ResponseStream | HTTPResponse:
             try:
-                message, input_channel = await self.admit(request)
+                message = await self.admit(request)
             except ChannelError as error:
                 return error_response(error)
             text, sender_id, metadata = message.text, message.sender_id, message.metadata
+            input_channel = self.name()
             # From here on as Rasa's RestInput.receive.
             if rasa.utils.endpoints.bool_arg(request, "stream", default=False):
                 return response.stream(

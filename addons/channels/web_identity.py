@@ -23,24 +23,8 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-# Message metadata only the server writes: the customer's identity, and what
-# the channel or the bridge add (an uploaded file, an agent's message).
-SERVER_KEYS = frozenset(
-    {
-        "customer_name",
-        "contact",
-        "customer_id",
-        "identity_verified",
-        "attachment",
-        "agent_id",
-        "agent_name",
-        "agent_avatar",
-        "handoff_state",
-        "ticket_id",
-        "message_id",
-        "is_external",
-    }
-)
+from addons.channels.metadata import client_metadata
+
 IDENTITY_KEY = "customer"
 MAX_FIELD_CHARS = 255
 
@@ -52,7 +36,7 @@ def identity_signature(secret: str, user_id: str) -> str:
 
 def customer_metadata(client: Mapping[str, Any], identity_secret: str) -> dict[str, Any]:
     """The client's metadata without server keys, plus the identity tickets read."""
-    metadata = {key: value for key, value in client.items() if key not in SERVER_KEYS}
+    metadata = client_metadata(client)
     identity = metadata.pop(IDENTITY_KEY, None)
     if not isinstance(identity, Mapping):
         return metadata

@@ -110,6 +110,30 @@ def test_rest_passes_a_good_message_on_as_rasa_does(server):
     )  # fmt: skip
 
 
+def test_rest_takes_its_own_name_as_input_channel(server):
+    server.post({"sender": "c-own", "message": "hi", "input_channel": "rest"})
+    assert [message.input_channel for message in server.received] == ["rest"]
+
+
+def test_rest_clients_name_their_customer_but_never_verify_or_speak_as_the_bridge(server):
+    claimed = {
+        "customer_name": "王小明",
+        "contact": "wang@example.com",
+        "customer_id": "site-user-1",
+        "identity_verified": True,
+        "agent_name": "客服小李",
+        "handoff_state": "connected",
+        "page": "/faq",
+    }
+    assert server.post({"sender": "c-claim", "message": "hi", "metadata": claimed}).ok
+    (message,) = server.received
+    assert message.metadata == {
+        "customer_name": "王小明",
+        "contact": "wang@example.com",
+        "page": "/faq",
+    }
+
+
 def test_rest_repairs_lone_surrogates_in_text_and_metadata(server):
     raw = '{"sender": "c-2", "message": "hi\\ud800", "metadata": {"k": "\\udfff"}}'
     reply = requests.post(f"{server.url}/webhooks/rest/webhook", data=raw, timeout=30)
@@ -121,7 +145,10 @@ def test_rest_repairs_lone_surrogates_in_text_and_metadata(server):
     ("body", "code"),
     [
         ({"sender": "x\ud800", "message": "hi"}, "invalid_sender_id"),
-        ({"sender": "c", "message": "hi", "input_channel": "a/b"}, "invalid_sender_id"),
+        # Agents' replies follow the latest input channel: a REST client naming
+        # WeChat would have them sent to WeChat, its sender id taken for an openid.
+        ({"sender": "c", "message": "hi", "input_channel": "wechat"}, "invalid_input_channel"),
+        ({"sender": "c", "message": "hi", "input_channel": "a/b"}, "invalid_input_channel"),
         ({"sender": "c", "message": "退" * 101}, "message_too_long"),
         ({"sender": "c", "message": 5}, "invalid_message"),
         # Rasa's shortcut parsing calls .strip() on the text: no message was an error log and [].
