@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 from selenium import webdriver
 from selenium.webdriver.common.keys import Keys
 
@@ -73,6 +74,12 @@ def site(handoff_stack: HandoffStack, tmp_path: Path) -> Iterator[str]:
         en='data-lang="en"',
     ) as url:
         yield url
+
+
+def photo(path: Path) -> Path:
+    """A real PNG: the bridge tells a file's kind by its bytes."""
+    Image.new("RGB", (48, 32), (37, 99, 235)).save(path)
+    return path
 
 
 def order_number() -> str:
@@ -143,6 +150,15 @@ def test_a_customer_is_helped_by_bot_and_agent_on_a_desktop(
             )
             await asyncio.to_thread(agent_types, ticket["conversation_id"], False)
             await asyncio.to_thread(page.wait, lambda: page.typing() == "", "the typing to stop")
+
+            # During the handoff the customer's photo lands on the ticket.
+            await asyncio.to_thread(page.attach, photo(tmp_path / "receipt.png"))
+            added = await console.next_event("ticket.attachment_added", ticket_id=ticket["id"])
+            assert (added["attachment"]["name"], added["attachment"]["content_type"]) == (
+                "receipt.png",
+                "image/png",
+            )
+            await asyncio.to_thread(page.wait, uploaded, "the photo shown as sent")
             status, sent = await console.call(
                 "POST",
                 f"/api/tickets/{ticket['id']}/messages",
@@ -158,6 +174,14 @@ def test_a_customer_is_helped_by_bot_and_agent_on_a_desktop(
             )
             assert status == 200, resolved
             return ticket["id"]
+
+    def uploaded() -> bool:
+        return browser.execute_script(
+            "const rows = arguments[0].shadowRoot.querySelectorAll('.message-customer');"
+            "const last = rows[rows.length - 1];"
+            "return !!last.querySelector('img') && !last.classList.contains('pending')",
+            page.host,
+        )
 
     def agent_types(conversation_id: str, typing: bool) -> None:
         """What the bridge tells Rasa while the agent types in the console."""
@@ -229,23 +253,18 @@ def test_on_a_phone_the_chat_fills_the_screen_and_speaks_the_page_language(
     page.screenshot(tmp_path / "phone-2-answer.png")
 
     # Files are checked before they are sent: too large, then a kind the bridge refuses.
-    chooser = page.find("file")
-    browser.execute_script("arguments[0].style.display = 'block'", chooser)
     large = tmp_path / "scan.png"
     large.write_bytes(b"\x89PNG" + b"\0" * (11 * 1024 * 1024))
-    chooser.send_keys(str(large))
+    page.attach(large)
     page.wait(lambda: "too large" in page.find("notice").text, "the size error")
     program = tmp_path / "setup.exe"
     program.write_bytes(b"MZ" + b"\0" * 100)
-    chooser.send_keys(str(program))
+    page.attach(program)
     page.wait(lambda: "can't be sent" in page.find("notice").text, "the type error")
 
     # With no agent on the conversation, a file is refused politely by the server.
-    photo = tmp_path / "photo.png"
-    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
-    chooser.send_keys(str(photo))
+    page.attach(photo(tmp_path / "photo.png"))
     page.wait(lambda: "not sent" in page.find("notice").text, "the server's refusal")
-    browser.execute_script("arguments[0].style.display = ''", chooser)
     page.screenshot(tmp_path / "phone-3-file-refused.png")
 
     seconds = page.reply_seconds("How long does delivery take?")

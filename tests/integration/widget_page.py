@@ -205,6 +205,14 @@ class WidgetPage:
         field.send_keys(text)
         self.find("send").click()
 
+    def attach(self, path: Path) -> None:
+        """Chooses a file as the attach button's dialog would."""
+        chooser = self.find("file")
+        # WebDriver types only into a file input it can see.
+        self.driver.execute_script("arguments[0].style.display = 'block'", chooser)
+        chooser.send_keys(str(path))
+        self.driver.execute_script("arguments[0].style.display = ''", chooser)
+
     def typing(self) -> str:
         """What the typing indicator says; "" when hidden."""
         indicator = self.find("typing")
