@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 KEY_SLOTS = ("order_id", "category", "priority", "language", "handoff_reason", "product")
 SAVED_SPEAKERS = frozenset({"customer", "bot"})
 INTERNAL_SLOTS = frozenset({"requested_slot", "session_started_metadata", "misunderstood_in_a_row"})
+# Tickets whose conversation Rasa holds: the assistant's handoffs, and the
+# form's, whose words the form logs there and whose contact's later mails
+# continue it (addons/channels/form.py). Others (opened over the API) have
+# only what the ticket says.
+TRACKED_SOURCES = frozenset({"assistant", "form"})
 
 
 async def read_conversation(rasa: RasaClient, ticket: Ticket) -> dict[str, Any]:
@@ -24,7 +29,7 @@ async def read_conversation(rasa: RasaClient, ticket: Ticket) -> dict[str, Any]:
     the assistant wrote into the ticket at handoff and the slots it sent,
     flagged so the console says so and asks again."""
     tracker: dict[str, Any] = {}
-    if ticket.source == "assistant":
+    if ticket.source in TRACKED_SOURCES:
         try:
             tracker = await rasa.tracker(ticket.conversation_id)
         except (RasaUnavailable, NotFound) as error:
