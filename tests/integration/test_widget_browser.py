@@ -78,7 +78,7 @@ def site(handoff_stack: HandoffStack, tmp_path: Path) -> Iterator[str]:
 
 def photo(path: Path) -> Path:
     """A real PNG: the bridge tells a file's kind by its bytes."""
-    Image.new("RGB", (48, 32), (37, 99, 235)).save(path)
+    Image.new("RGB", (160, 100), (203, 213, 225)).save(path)
     return path
 
 
@@ -95,6 +95,17 @@ def test_rasa_serves_the_widget_with_its_demo_page(handoff_stack: HandoffStack):
         assert response.content == (WIDGET / name).read_bytes(), name
     assert "javascript" in requests.get(f"{base}/chat.js", timeout=10).headers["Content-Type"]
     assert requests.get(f"{base}/../../../credentials.yml", timeout=10).status_code in (400, 404)
+
+
+def test_the_demo_page_served_by_rasa_greets_with_the_script_origin_as_server(
+    browser: webdriver.Chrome, handoff_stack: HandoffStack
+):
+    set_viewport(browser, DESKTOP)
+    page = WidgetPage(browser)
+    page.load(f"{handoff_stack.assistant.url}/webhooks/socketio/widget/demo.html")
+    page.open()
+    greeting = page.wait_for_message("bot", lambda text: "小云" in text, "the greeting")
+    assert FALLBACK not in greeting
 
 
 def test_a_customer_is_helped_by_bot_and_agent_on_a_desktop(
