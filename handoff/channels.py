@@ -1,6 +1,7 @@
 """The channels customers reach us on, as `channels.yml` at the project root
-names them: the readable label of each Rasa input channel, and whether the
-user ids it reports are the platform's own (see that file). Analytics reads
+names them: the readable label of each Rasa input channel, whether the
+user ids it reports are the platform's own, and whether it reaches
+customers who are not in a live chat (see that file). Analytics reads
 the same file with its own loader."""
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ class Channel:
     # A `customer_id` from this channel is the platform's user id (an
     # openid), not our site's.
     platform_ids: bool = False
+    # The customer gets a message whenever it is sent (mail), so agents
+    # may write on a ticket the customer is not live on.
+    delivers_offline: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "labels": self.labels}
@@ -38,12 +42,14 @@ def load_channels(path: Path = CHANNELS_FILE) -> dict[str, Channel]:
             name=str(name),
             labels={language: str(entry[language]) for language in LANGUAGES},
             platform_ids=bool(entry.get("platform_ids", False)),
+            delivers_offline=bool(entry.get("delivers_offline", False)),
         )
         for name, entry in entries.items()
     }
 
 
 def channel(name: str) -> Channel:
-    """An unknown channel is shown by its name and has no platform ids."""
+    """An unknown channel is shown by its name, has no platform ids and
+    reaches only live customers."""
     known = load_channels().get(name)
     return known or Channel(name=name, labels=dict.fromkeys(LANGUAGES, name))

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff import events, transcript
+from handoff import channels, events, transcript
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.models import Agent
@@ -329,8 +329,10 @@ class TicketFlows:
         self, ticket_id: int, *, agent: Agent, text: str, client_message_id: str | None = None
     ) -> dict[str, Any]:
         """The agent's reply goes to the customer through Rasa, which logs it
-        in the tracker and sends it on the customer's latest channel. With a
-        `client_message_id`, sending the same reply again delivers it once."""
+        in the tracker and sends it on the customer's latest channel: while
+        they are live, or at any time on a channel that reaches them then
+        (mail; channels.yml `delivers_offline`). With a `client_message_id`,
+        sending the same reply again delivers it once."""
         key = None if client_message_id is None else (ticket_id, agent.id, client_message_id)
         async with self._db.reading() as db:
             sent = None if key is None else await delivered_reply(db, key)
@@ -339,7 +341,8 @@ class TicketFlows:
             # Answered as first sent, even if the ticket has moved on since.
             return _same_reply(sent, text)
         authorize(agent, Action.MESSAGE, ticket)
-        if not ticket.live or ticket.status != TicketStatus.IN_PROGRESS:
+        reachable = ticket.live or channels.channel(ticket.channel).delivers_offline
+        if not reachable or ticket.status != TicketStatus.IN_PROGRESS:
             raise InvalidTransition("The customer is no longer connected to you on this ticket.")
         if key is None:
             message = await self._tell_customer(ticket, text, agent)

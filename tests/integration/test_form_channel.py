@@ -98,6 +98,40 @@ async def test_a_form_ticket_is_answered_by_mail_and_continued_by_mail(
         assert reply["In-Reply-To"] == customer.last_sent["Message-ID"]
 
 
+async def test_an_agent_answers_a_form_ticket_by_mail_with_nobody_in_a_chat(
+    handoff_stack: HandoffStack,
+):
+    """Mail reaches the customer whenever it is sent, so an agent claims a
+    form's ticket from the queue and answers it though the customer never
+    wrote again."""
+    stack = handoff_stack
+    customer = Customer(stack, name="Zhou")
+    answer = await asyncio.to_thread(
+        post,
+        stack,
+        client_address(),
+        json={"contact": customer.address, "subject": "退货地址", "description": "退货寄到哪里？"},
+    )
+    assert answer.status_code == 201, answer.text
+    ticket_id = answer.json()["ticket"]["id"]
+    receipt = await customer.receive()
+    assert (await asyncio.to_thread(stack.ticket, ticket_id))["live"] is False
+
+    name = f"formagent-{uuid.uuid4().hex[:6]}"
+    await asyncio.to_thread(stack.create_agent, name, "password-123")
+    async with ConsoleAgent(stack, name, "password-123") as console:
+        status, claimed = await console.call("POST", f"/api/tickets/{ticket_id}/claim")
+        assert (status, claimed["status"], claimed["live"]) == (200, "in_progress", False)
+        status, sent = await console.call(
+            "POST", f"/api/tickets/{ticket_id}/messages", json={"text": "请寄到上海市仓库。"}
+        )
+        assert status == 201, sent
+    reply = await customer.receive()
+    assert "请寄到上海市仓库。" in reply.get_content()
+    assert reply["Subject"] == f"[工单 #{ticket_id}] Re: 退货地址"
+    assert receipt["Message-ID"] in reply["References"]
+
+
 async def test_a_phone_contacts_ticket_refuses_replies_in_words_the_agent_reads(
     handoff_stack: HandoffStack,
 ):
@@ -122,6 +156,17 @@ async def test_a_phone_contacts_ticket_refuses_replies_in_words_the_agent_reads(
     )
     assert appended.status_code == 500
     assert "phone number on the ticket" in appended.json()["message"]
+    # And as the agent sees it: the bridge's 502 with those words.
+    name = f"formagent-{uuid.uuid4().hex[:6]}"
+    await asyncio.to_thread(stack.create_agent, name, "password-123")
+    async with ConsoleAgent(stack, name, "password-123") as console:
+        status, _ = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
+        assert status == 200
+        status, refused = await console.call(
+            "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "我们会致电您。"}
+        )
+    assert (status, refused["error"]["code"]) == (502, "delivery_failed"), refused
+    assert "phone number on the ticket" in refused["error"]["message"]
 
 
 async def test_the_api_names_each_bad_field_and_limits_each_address(handoff_stack: HandoffStack):

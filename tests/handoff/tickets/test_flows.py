@@ -174,3 +174,29 @@ def test_only_rasas_conversation_error_is_a_delivery_failure(status, body, reaso
     else:
         assert failure is not None and failure.status == 502
         assert failure.message == (reason or "The customer's channel did not take the message.")
+
+
+@pytest.mark.parametrize("channel", ["email", "form"])
+async def test_an_agent_writes_by_mail_to_a_customer_who_is_not_in_a_live_chat(bridge, channel):
+    """Mail reaches the customer whenever it is sent: a form's ticket,
+    claimed from the queue, is answered though nobody waits in a chat."""
+    agent = await bridge.add(online=True)
+    ticket = await bridge.open_ticket(f"email-{channel}", channel=channel, source=channel)
+    assert ticket["live"] is False
+    await bridge.claim(ticket["id"], agent)
+    await bridge.post(
+        f"/api/tickets/{ticket['id']}/messages", agent, json={"text": "已为您处理。"}, expect=201
+    )
+    assert bridge.rasa.logged_agent_messages(f"email-{channel}") == ["已为您处理。"]
+    assert (await bridge.ticket(ticket["id"]))["first_response_at"] is not None
+
+
+async def test_a_chat_customer_who_left_gets_no_reply(bridge):
+    agent = await bridge.add(online=True)
+    ticket = await bridge.open_ticket("tg-1", channel="telegram")
+    await bridge.claim(ticket["id"], agent)
+    body = await bridge.post(
+        f"/api/tickets/{ticket['id']}/messages", agent, json={"text": "还在吗？"}, expect=409
+    )
+    assert body["error"]["code"] == "invalid_transition"
+    assert bridge.rasa.logged_agent_messages("tg-1") == []
