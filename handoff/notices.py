@@ -13,6 +13,7 @@ class HandoffState(StrEnum):
     CONNECTED = "connected"  # an agent took the conversation
     RELEASED = "released"  # the agent gave it back to the bot
     RESOLVED = "resolved"  # the agent resolved the ticket
+    TRANSFERRED = "transferred"  # passed to another agent or back to a queue
 
 
 NOTICES: dict[str, dict[str, str]] = {

@@ -278,7 +278,9 @@ class TicketFlows:
         self._publish(events.TICKET_TRANSFERRED, ticket, from_agent_id=by.id)
         self.on_queue_changed()
         if ticket.live:
-            await self._notify_customer(ticket, notice("transferred", ticket.language), by)
+            await self._notify_customer(
+                ticket, notice("transferred", ticket.language), by, HandoffState.TRANSFERRED
+            )
         return ticket
 
     async def requeue(

@@ -129,6 +129,12 @@ async def test_notices_say_where_the_handoff_stands(bridge):
         ("released", "The agent has handed the chat back to the assistant."),
     ]
     assert [state for state, _ in states["c2"]] == ["connected", "resolved"]
+    third = (await bridge.handoff("c3"))["ticket"]["id"]
+    await bridge.claim(third, agent)
+    colleague = await bridge.add("colleague", online=True)
+    await bridge.post(f"/api/tickets/{third}/transfer", agent, json={"agent_id": colleague.id})
+    transferred = bot_events(bridge.rasa, "c3")[-1]
+    assert transferred["metadata"]["handoff_state"] == "transferred", transferred
     # The notice comes before the bot takes the conversation back.
     assert bridge.rasa.trail("c2")[-4:] == [
         "bot",
