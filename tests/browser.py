@@ -14,10 +14,16 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 def headless_chromium(
-    purpose: str, *arguments: str, prefs: dict[str, Any] | None = None, log: bool = False
+    purpose: str,
+    *arguments: str,
+    prefs: dict[str, Any] | None = None,
+    log: bool = False,
+    network_log: bool = False,
 ) -> webdriver.Chrome:
     """Skips the calling test, saying why, when Chromium is not installed
-    (`make test` installs it where it can)."""
+    (`make test` installs it where it can). `log` keeps the console's
+    messages, `network_log` DevTools' network events (requests and
+    websocket frames), both read with `driver.get_log`."""
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
     if missing:
         pytest.skip(f"{purpose} needs {' and '.join(missing)}.")
@@ -27,6 +33,9 @@ def headless_chromium(
         options.add_argument(argument)
     if prefs:
         options.add_experimental_option("prefs", prefs)
-    if log:
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    logs = {"browser": "ALL"} if log else {}
+    if network_log:
+        logs["performance"] = "ALL"
+    if logs:
+        options.set_capability("goog:loggingPrefs", logs)
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
