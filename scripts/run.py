@@ -116,7 +116,9 @@ def banner(stack: Stack) -> str:
         "\nThe system is up.\n"
         f"  REST:          POST http://localhost:{ports.rasa}/webhooks/rest/webhook "
         '{"sender": "me", "message": "你好"}\n'
-        f"  socket.io:     http://localhost:{ports.rasa}/socket.io\n"
+        f"  web chat:      http://localhost:{ports.rasa}/webhooks/socketio/widget/demo.html "
+        "(embed: docs/channels.md)\n"
+        f"  ticket form:   http://localhost:{ports.rasa}/webhooks/form/\n"
         f"  agent console: http://localhost:{ports.bridge}/console/ "
         f"(demo accounts in {stack.demo_accounts})\n"
         f"  bridge API:    http://localhost:{ports.bridge}/api/openapi.yaml "
