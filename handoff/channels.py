@@ -30,7 +30,7 @@ class Channel:
     delivers_offline: bool = False
 
     def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "labels": self.labels}
+        return {"name": self.name, "labels": self.labels, "delivers_offline": self.delivers_offline}
 
 
 @cache

@@ -12,7 +12,8 @@ callback URL (delivery.py) as
 
     {"delivery_id", "recipient_id", "sender": "bot"|"agent",
      "agent": {"name", "avatar"}|null, "text", "buttons": [{"title", "payload"}],
-     "image", "handoff_state": "connected"|"released"|"resolved"|null, "timestamp"}
+     "image", "handoff_state": "connected"|"transferred"|"released"|"resolved"|null,
+     "timestamp"}
 
 Refusals, in order of cost: 503 not configured, 413 body too large, 403
 signature missing, wrong or stale, 409 a request or `message_id` already

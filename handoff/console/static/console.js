@@ -81,6 +81,7 @@
       "reply.send": "发送",
       "reply.sending": "发送中…",
       "reply.hint": "Enter 发送 · Shift+Enter 换行",
+      "reply.by_mail": "客户不在对话中，回复将通过邮件发送 · Enter 发送",
       "assist.title": "推荐回复",
       "assist.refresh": "刷新",
       "assist.empty": "暂无推荐答案",
@@ -309,6 +310,7 @@
       "reply.send": "Send",
       "reply.sending": "Sending…",
       "reply.hint": "Enter to send · Shift+Enter for a new line",
+      "reply.by_mail": "The customer is not in a chat: your reply goes by mail · Enter to send",
       "assist.title": "Suggested answers",
       "assist.refresh": "Refresh",
       "assist.empty": "No suggested answers",
@@ -503,7 +505,7 @@
     refreshTimer: null,
     suggestTimer: null,
     agents: [],
-    channels: {},        // channel name -> {zh, en}: GET /api/channels
+    channels: {},        // channel name -> {name, labels: {zh, en}, delivers_offline}: GET /api/channels
     drafts: {},          // ticket id -> unsent reply, kept while another is open
     tab: "info"
   };
@@ -532,8 +534,8 @@
       return "—";
     }
     if (kind === "channel") {
-      var names = state.channels[value];
-      return names ? names[state.lang] || String(value) : String(value);
+      var known = state.channels[value];
+      return known ? known.labels[state.lang] || String(value) : String(value);
     }
     var key = kind + "." + value;
     var table = MESSAGES[state.lang] || MESSAGES.zh;
@@ -919,7 +921,7 @@
     api("GET", "/api/channels").then(function (data) {
       state.channels = {};
       (data.channels || []).forEach(function (channel) {
-        state.channels[channel.name] = channel.labels;
+        state.channels[channel.name] = channel;
       });
       renderAll();
     }, function () { /* tickets keep their channels' names */ });
@@ -1703,6 +1705,13 @@
     show(banner, notices.length > 0);
   }
 
+  /** The ticket's channel reaches the customer outside a live chat (mail),
+   * so its agent may answer whenever they like (channels.yml). */
+  function deliversOffline(ticket) {
+    var known = state.channels[ticket.channel];
+    return Boolean(known && known.delivers_offline);
+  }
+
   /** Why the agent cannot reply right now, or null when they can. */
   function replyBlocked() {
     var ticket = state.open && state.open.ticket;
@@ -1718,7 +1727,7 @@
     if (!isMe(ticket.assignee_id)) {
       return t("conv.not_mine", { name: ticket.assignee ? ticket.assignee.display_name : "#" + ticket.assignee_id });
     }
-    if (!ticket.live) {
+    if (!ticket.live && !deliversOffline(ticket)) {
       return t("conv.with_bot");
     }
     if (ticket.status !== "in_progress") {
@@ -1734,7 +1743,8 @@
     $("reply-send").disabled = Boolean(blocked) || Boolean(state.open && state.open.sending);
     var note = $("reply-state");
     var undelivered = !blocked && state.open && state.open.undelivered;
-    note.textContent = blocked || (undelivered ? t("reply.failed", { reason: undelivered }) : t("reply.hint"));
+    var hint = state.open && state.open.ticket && !state.open.ticket.live ? t("reply.by_mail") : t("reply.hint");
+    note.textContent = blocked || (undelivered ? t("reply.failed", { reason: undelivered }) : hint);
     note.classList.toggle("is-blocked", Boolean(blocked || undelivered));
     document.querySelectorAll("[data-testid=suggestion-send], [data-testid=suggestion-insert]").forEach(function (node) {
       node.disabled = Boolean(blocked);

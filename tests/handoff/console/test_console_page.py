@@ -104,10 +104,13 @@ class Page:
         self.find("login-username").send_keys(username)
         self.find("login-password").send_keys(PASSWORD)
         self.find("login-submit").click()
+        self.open_mine(ticket_id)
+        self.wait(lambda: self.find("reply-input").is_enabled(), "the reply box")
+
+    def open_mine(self, ticket_id: int) -> None:
         mine = f'[data-testid="my-ticket"][data-ticket-id="{ticket_id}"]'
         self.wait(lambda: self.driver.find_elements(By.CSS_SELECTOR, mine), "my conversation")
         self.driver.find_element(By.CSS_SELECTOR, mine).click()
-        self.wait(lambda: self.find("reply-input").is_enabled(), "the reply box")
 
     def thumbnail(self) -> tuple[dict, dict]:
         """The sizes of the first image bubble and its picture, once loaded."""
@@ -204,6 +207,41 @@ async def test_typing_goes_out_and_a_refused_reply_says_why(bridge, browser):
         lambda: _last_reply_avatar(bridge.rasa), what="the reply with the agent's avatar"
     )
     await asyncio.to_thread(browser.get, "about:blank")
+
+
+async def test_a_mail_ticket_is_answered_though_the_customer_is_not_in_a_chat(bridge, browser):
+    """The box of an e-mail ticket's agent is open (channels.yml
+    `delivers_offline`) and says the reply goes by mail; a Telegram
+    customer who left keeps it closed."""
+    agent = await bridge.add("zhao", online=True)
+    mail = await bridge.open_ticket("mail-7", channel="email", source="email")
+    chat = await bridge.open_ticket("tg-7", channel="telegram")
+    assert mail["live"] is False and chat["live"] is False
+    await bridge.claim(mail["id"], agent)
+    await bridge.claim(chat["id"], agent)
+    page = Page(browser, str(bridge.client.make_url("")).rstrip("/"))
+    await asyncio.to_thread(page.sign_in_and_open, "zhao", mail["id"])
+    assert "is-blocked" not in page.find("reply-state").get_attribute("class")
+    await asyncio.to_thread(page.reply_state, "回复将通过邮件发送")
+    await asyncio.to_thread(page.type, "您好，退款已处理，请查收。")
+    await asyncio.to_thread(page.screenshots, "mail-reply")
+    await asyncio.to_thread(page.send)
+    await eventually(
+        lambda: _logged(bridge.rasa, "mail-7", ["您好，退款已处理，请查收。"]),
+        what="the reply at Rasa",
+    )
+    await asyncio.to_thread(
+        page.wait, lambda: page.find("reply-input").get_attribute("value") == "", "the box cleared"
+    )
+
+    await asyncio.to_thread(page.open_mine, chat["id"])
+    await asyncio.to_thread(page.reply_state, "机器人")
+    assert not page.find("reply-input").is_enabled()
+    await asyncio.to_thread(browser.get, "about:blank")
+
+
+async def _logged(rasa: WidgetChannelRasa, conversation_id: str, texts: list[str]) -> bool:
+    return rasa.logged_agent_messages(conversation_id) == texts
 
 
 async def _last_reply_avatar(rasa: WidgetChannelRasa) -> bool:

@@ -76,6 +76,8 @@ async def test_the_channels_have_readable_names(bridge):
     assert labels["socketio"] == {"zh": "网页", "en": "Web"}
     assert labels["wechat"] == {"zh": "微信公众号", "en": "WeChat"}
     assert set(labels) == {"socketio", "rest", "wechat", "telegram", "email", "form", "app"}
+    offline = {channel["name"] for channel in listing["channels"] if channel["delivers_offline"]}
+    assert offline == {"email", "form"}
 
 
 async def test_identity_fields_are_checked(bridge):
