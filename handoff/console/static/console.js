@@ -43,6 +43,7 @@
       "mine.empty": "暂无进行中的会话",
       "mine.live": "对话中",
       "mine.with_bot": "机器人接待中",
+      "mine.by_mail": "邮件往来",
       "offer.title": "新会话请求",
       "offer.accept": "接受",
       "offer.since": "{t} 前推送",
@@ -272,6 +273,7 @@
       "mine.empty": "No conversations in progress",
       "mine.live": "Live",
       "mine.with_bot": "With the bot",
+      "mine.by_mail": "By mail",
       "offer.title": "New conversation for you",
       "offer.accept": "Accept",
       "offer.since": "offered {t} ago",
@@ -1472,7 +1474,7 @@
           h("div", { cls: "ticket-item-meta" }, [
             h("span", {
               cls: "live-state " + (ticket.live ? "is-live" : "is-bot"),
-              text: ticket.live ? t("mine.live") : t("mine.with_bot")
+              text: ticket.live ? t("mine.live") : t(deliversOffline(ticket) ? "mine.by_mail" : "mine.with_bot")
             }),
             h("span", { cls: "small muted", text: ticket.customer && ticket.customer.name ? ticket.customer.name : "#" + ticket.id }),
             ticket.priority === "urgent" ? badge(label("priority", "urgent"), "urgent") : null
