@@ -245,7 +245,7 @@ class FormTickets(HandoffClient):
         if self._categories and time.monotonic() - self._categories[0] < CATEGORIES_TTL:
             return self._categories[1]
         try:
-            async with self._client().get(f"{self.url}/api/openapi.yaml") as answer:
+            async with self._http.get().get(f"{self.url}/api/openapi.yaml") as answer:
                 document = yaml.safe_load(await answer.text())
             categories = list(document["components"]["schemas"]["Category"]["enum"])
         except (aiohttp.ClientError, TimeoutError, yaml.YAMLError, KeyError, TypeError) as error:
@@ -258,7 +258,7 @@ class FormTickets(HandoffClient):
         if not self.token:
             raise BridgeUnavailable("HANDOFF_API_TOKEN is not set.")
         try:
-            async with self._client().post(f"{self.url}/api/tickets", json=ticket) as answer:
+            async with self._http.get().post(f"{self.url}/api/tickets", json=ticket) as answer:
                 body = await answer.json(content_type=None)
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
