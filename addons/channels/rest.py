@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import inspect
 import json
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
@@ -51,7 +50,7 @@ from addons.channels.errors import (
 )
 from addons.channels.guard import ChannelLimits, InboundGuard, InboundMessage
 from addons.channels.metadata import client_metadata
-from addons.channels.webhooks import error_response, receive_body
+from addons.channels.webhooks import channel_blueprint, error_response, receive_body
 
 structlogger = structlog.get_logger()
 
@@ -102,14 +101,7 @@ class RestInput(rest.RestInput):
         return dataclasses.replace(message, metadata=metadata)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        module = inspect.getmodule(self)
-        webhook = Blueprint(
-            f"custom_webhook_{type(self).__name__}", module.__name__ if module else None
-        )
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = channel_blueprint(self)
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> ResponseStream | HTTPResponse:

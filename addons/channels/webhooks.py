@@ -1,12 +1,15 @@
-"""What the channels' Sanic routes share: a body read only up to its limit,
-and the one mapping of refusals to HTTP responses."""
+"""What the channels' Sanic routes share: the blueprint with its health
+route, a body read only up to its limit, and the one mapping of refusals to
+HTTP responses."""
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from http import HTTPStatus
 
-from sanic import response
+from sanic import Blueprint, response
 from sanic.exceptions import PayloadTooLarge
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -38,6 +41,23 @@ STATUS = {
     NoOpenTicket: HTTPStatus.CONFLICT,
     BridgeUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
+
+
+def channel_blueprint(channel: object, configured: Callable[[], bool] | None = None) -> Blueprint:
+    """The channel's blueprint, named as Rasa names custom channels'
+    (`custom_webhook_<Class>`), with `GET /` answering `{"status": "ok"}`,
+    or "not configured" while `configured()` says so."""
+    module = inspect.getmodule(channel)
+    webhook = Blueprint(
+        f"custom_webhook_{type(channel).__name__}", module.__name__ if module else None
+    )
+
+    @webhook.route("/", methods=["GET"])
+    async def health(_: Request) -> HTTPResponse:
+        ok = configured is None or configured()
+        return response.json({"status": "ok" if ok else "not configured"})
+
+    return webhook
 
 
 def error_response(error: ChannelError) -> HTTPResponse:

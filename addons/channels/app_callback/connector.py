@@ -30,7 +30,6 @@ credentials.yml:
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -55,7 +54,7 @@ from addons.channels.errors import (
 from addons.channels.guard import ChannelLimits, InboundGuard, InboundMessage
 from addons.channels.outbound import OutgoingMessage
 from addons.channels.replays import RecentlySeen
-from addons.channels.webhooks import error_response, receive_body
+from addons.channels.webhooks import channel_blueprint, error_response, receive_body
 
 logger = logging.getLogger(__name__)
 
@@ -132,14 +131,7 @@ class AppCallbackInput(InputChannel):
         return AppCallbackOutput(self.delivery)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        module = inspect.getmodule(self)
-        webhook = Blueprint(
-            f"custom_webhook_{type(self).__name__}", module.__name__ if module else None
-        )
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.configured else "not configured"})
+        webhook = channel_blueprint(self, lambda: self.configured)
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
