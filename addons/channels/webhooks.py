@@ -1,13 +1,16 @@
 """What the channels' Sanic routes share: the blueprint with its health
-route, a body read only up to its limit, and the one mapping of refusals to
-HTTP responses."""
+route, a body read only up to its limit and parsed as a JSON object, and the
+one mapping of refusals to HTTP responses."""
 
 from __future__ import annotations
 
 import inspect
+import json
+import logging
 import math
 from collections.abc import Callable
 from http import HTTPStatus
+from typing import Any
 
 from sanic import Blueprint, response
 from sanic.exceptions import PayloadTooLarge
@@ -23,6 +26,7 @@ from addons.channels.errors import (
     DuplicateMessage,
     InvalidSession,
     InvalidSignature,
+    MalformedBody,
     NoOpenTicket,
     NotAuthorized,
     RateLimited,
@@ -68,6 +72,14 @@ def error_response(error: ChannelError) -> HTTPResponse:
     return response.json(error.as_dict(), status=status, headers=headers)
 
 
+def refusal_response(error: ChannelError, log: logging.Logger, what: str) -> HTTPResponse:
+    """`error_response`, with the refusal of `what` logged unless the
+    channel is merely not configured (every request would then say so)."""
+    if not isinstance(error, ChannelNotConfigured):
+        log.info("Refused %s: %s", what, error.code)
+    return error_response(error)
+
+
 async def receive_body(request: Request, limit: int) -> bytes:
     """The request body, read only if it is at most `limit` bytes.
 
@@ -87,6 +99,17 @@ async def receive_body(request: Request, limit: int) -> bytes:
         except PayloadTooLarge:
             raise _too_large(limit) from None
     return request.body
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """A body that must be a JSON object; anything else is `MalformedBody`."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise MalformedBody() from None
+    if not isinstance(body, dict):
+        raise MalformedBody()
+    return body
 
 
 def _too_large(limit: int) -> BodyTooLarge:

@@ -30,7 +30,6 @@ credentials.yml:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -54,7 +53,7 @@ from addons.channels.errors import (
 from addons.channels.guard import ChannelLimits, InboundGuard, InboundMessage
 from addons.channels.outbound import OutgoingMessage
 from addons.channels.replays import RecentlySeen
-from addons.channels.webhooks import channel_blueprint, error_response, receive_body
+from addons.channels.webhooks import channel_blueprint, json_object, receive_body, refusal_response
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +137,7 @@ class AppCallbackInput(InputChannel):
             try:
                 message = await self.admit(request)
             except ChannelError as error:
-                if not isinstance(error, ChannelNotConfigured):
-                    logger.info("Refused an app message: %s", error.code)
-                return error_response(error)
+                return refusal_response(error, logger, "an app message")
             task = asyncio.create_task(self.process(on_new_message, message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -155,7 +152,7 @@ class AppCallbackInput(InputChannel):
         signature = verify(self.secret, request.headers.get(HEADER), raw)
         if not self.requests_seen.first_time(signature):
             raise DuplicateMessage("This signed request was already received.")
-        body = _json_object(raw)
+        body = json_object(raw)
         sender, text = body.get("sender"), body.get("message")
         if sender is None:
             raise InvalidSenderId("The body needs a sender: the app's user id.", field="sender")
@@ -204,13 +201,3 @@ class AppCallbackInput(InputChannel):
             )
         except Exception:
             logger.exception("An app message from %s failed.", message.sender_id)
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise MalformedBody() from None
-    if not isinstance(body, dict):
-        raise MalformedBody()
-    return body

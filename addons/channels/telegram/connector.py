@@ -68,7 +68,7 @@ from addons.channels.telegram.replies import (
     render,
 )
 from addons.channels.telegram.updates import START_COMMAND, Kind, Update, read_update
-from addons.channels.webhooks import channel_blueprint, error_response, receive_body
+from addons.channels.webhooks import channel_blueprint, receive_body, refusal_response
 
 logger = logging.getLogger(__name__)
 
@@ -176,9 +176,7 @@ class TelegramInput(InputChannel):
             try:
                 update = await self.read(request)
             except ChannelError as error:
-                if not isinstance(error, ChannelNotConfigured):
-                    logger.info("Refused a Telegram update: %s", error.code)
-                return error_response(error)
+                return refusal_response(error, logger, "a Telegram update")
             if update is None:
                 return response.json({"status": "ignored"})
             if not self.updates_seen.first_time(update.update_id):
