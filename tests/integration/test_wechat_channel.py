@@ -104,19 +104,13 @@ async def test_a_follower_goes_through_bot_agent_and_survey_in_safe_mode(
         )
 
         await follower.say("我要转人工", "人工")
-        offer = await console.next_event(
-            "ticket.offered",
-            agent_id=agent["id"],
-            where=lambda data: data["ticket"]["conversation_id"] == follower.openid,
-        )
-        ticket = offer["ticket"]
+        ticket = await console.offered(agent["id"], follower.openid)
         assert ticket["channel"] == "wechat"
         tracker = await asyncio.to_thread(stack.assistant.tracker, follower.openid)
         last_user = [e for e in tracker["events"] if e["event"] == "user"][-1]
         metadata = last_user["metadata"]
         assert (metadata["customer_id"], metadata["identity_verified"]) == (follower.openid, True)
-        status, _ = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
-        assert status == 200
+        await console.claim(ticket["id"])
 
         picture = await follower.fake_call(
             follower.fake.add_picture(f"{follower.openid}.png", tiny_png(), "image/png")
@@ -128,26 +122,19 @@ async def test_a_follower_goes_through_bot_agent_and_survey_in_safe_mode(
         status, context = await console.call("GET", f"/api/tickets/{ticket['id']}/context")
         assert [a["content_type"] for a in context["attachments"]] == ["image/png"]
 
-        status, sent = await console.call(
-            "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "您好，我来帮您查一下"}
-        )
+        status, sent = await console.reply(ticket["id"], "您好，我来帮您查一下")
         assert status == 201, sent
         delivered = await follower.pushed("您好，我来帮您查一下")
         assert delivered.startswith("【") and delivered.endswith("】您好，我来帮您查一下")
 
         await follower.fake_call(follower.fake.refuse(follower.openid, 45015))
-        status, refused = await console.call(
-            "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "还在吗？"}
-        )
+        status, refused = await console.reply(ticket["id"], "还在吗？")
         assert status == 502, refused
         assert refused["error"]["code"] == "delivery_failed"
         assert "48" in refused["error"]["message"]
         await follower.fake_call(follower.fake.accept(follower.openid))
 
-        status, _ = await console.call(
-            "PATCH", f"/api/tickets/{ticket['id']}/status", json={"status": "resolved"}
-        )
-        assert status == 200
+        await console.resolve(ticket["id"])
 
     survey = await follower.pushed("请为本次人工服务打分")
     assert "5 非常满意" in survey
