@@ -10,9 +10,7 @@ import asyncio
 import base64
 import http.client
 import smtplib
-import struct
 import uuid
-import zlib
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -24,22 +22,10 @@ import requests
 from addons.channels.mail.threads import ThreadStore
 from scripts.stack import LOOPBACK
 from tests.fakes.mail import SUPPORT_ADDRESS, FakeMailProvider
-from tests.integration.conftest import HandoffStack
+from tests.integration.conftest import HandoffStack, tiny_png
 from tests.integration.test_handoff import ConsoleAgent
 
 pytestmark = pytest.mark.integration
-
-
-def tiny_png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
 
 
 class Customer:

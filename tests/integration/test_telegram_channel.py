@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import struct
 import uuid
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,7 +20,7 @@ import requests
 from addons.channels.telegram.connector import SECRET_HEADER
 from addons.channels.telegram.notices import TEXTS, Notice
 from tests.fakes.telegram import FakeTelegram
-from tests.integration.conftest import HandoffStack
+from tests.integration.conftest import HandoffStack, tiny_png
 from tests.integration.test_handoff import ConsoleAgent
 
 pytestmark = pytest.mark.integration
@@ -192,22 +190,6 @@ def test_bad_updates_are_refused_and_rasa_keeps_serving(handoff_stack: HandoffSt
     other = customer(telegram)
     assert post_update(stack, telegram.message_update(other, "你好")).status_code == 200
     assert telegram.sent(other["id"]), "another customer is still answered"
-
-
-def tiny_png() -> bytes:
-    """A valid 1x1 grey PNG, so the bridge takes it for an image."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
-        + chunk(b"IEND", b"")
-    )
 
 
 _PNG = tiny_png()

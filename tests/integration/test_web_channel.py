@@ -17,9 +17,8 @@ import pytest
 import requests
 
 from tests.addons.channels.web_client import WebCustomer
-from tests.integration.conftest import HandoffStack
+from tests.integration.conftest import HandoffStack, tiny_png
 from tests.integration.test_handoff import ConsoleAgent
-from tests.integration.test_telegram_channel import tiny_png
 
 pytestmark = pytest.mark.integration
 

@@ -8,10 +8,8 @@ returns to the bot and rates the help."""
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 import uuid
-import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,26 +18,12 @@ import pytest
 
 from addons.channels.wechat import replies
 from tests.fakes.wechat import FakeWeChat, WeChatServer, WeChatWebhook
-from tests.integration.conftest import HandoffStack
+from tests.integration.conftest import HandoffStack, tiny_png
 from tests.integration.test_handoff import ConsoleAgent
 
 pytestmark = pytest.mark.integration
 
 WECHAT = WeChatServer()
-
-
-def tiny_png() -> bytes:
-    """A real 1x1 PNG: the bridge keeps files by what their bytes are."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
 
 
 class Follower(WeChatWebhook):
