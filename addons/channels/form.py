@@ -69,7 +69,7 @@ from addons.channels.mail.attachments import Attachment, safe_filename, select
 from addons.channels.mail.composer import compose_reply, language_of
 from addons.channels.mail.connector import MailInput, MailOutput
 from addons.channels.mail.parser import normalise_address
-from addons.channels.webhooks import error_response, receive_body
+from addons.channels.webhooks import error_response, json_object, receive_body
 
 logger = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ class FormTickets(HandoffClient):
         if self._categories and time.monotonic() - self._categories[0] < CATEGORIES_TTL:
             return self._categories[1]
         try:
-            async with self._client().get(f"{self.url}/api/openapi.yaml") as answer:
+            async with self._http.get().get(f"{self.url}/api/openapi.yaml") as answer:
                 document = yaml.safe_load(await answer.text())
             categories = list(document["components"]["schemas"]["Category"]["enum"])
         except (aiohttp.ClientError, TimeoutError, yaml.YAMLError, KeyError, TypeError) as error:
@@ -258,7 +258,7 @@ class FormTickets(HandoffClient):
         if not self.token:
             raise BridgeUnavailable("HANDOFF_API_TOKEN is not set.")
         try:
-            async with self._client().post(f"{self.url}/api/tickets", json=ticket) as answer:
+            async with self._http.get().post(f"{self.url}/api/tickets", json=ticket) as answer:
                 body = await answer.json(content_type=None)
                 status = answer.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
@@ -390,13 +390,7 @@ class FormInput(InputChannel):
         await receive_body(request, self.guard.limits.max_body_bytes)
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type == "application/json":
-            try:
-                fields = json.loads(request.body)
-            except (ValueError, RecursionError):
-                raise MalformedBody() from None
-            if not isinstance(fields, dict):
-                raise MalformedBody()
-            return fields, []
+            return json_object(request.body), []
         if content_type != "multipart/form-data":
             raise MalformedBody("The body must be JSON or multipart/form-data.")
         # Sanic parses the multipart body on first access: in a thread.

@@ -10,13 +10,14 @@ tell the customer from the error it gets.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+
+from addons.channels.http import LoopBoundSession
 
 logger = logging.getLogger(__name__)
 
@@ -48,8 +49,9 @@ class HandoffClient:
     def __init__(self, url: str | None = None, token: str | None = None) -> None:
         self.url = (url or os.environ.get("HANDOFF_URL") or DEFAULT_URL).rstrip("/")
         self.token = token if token is not None else os.environ.get("HANDOFF_API_TOKEN", "")
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http = LoopBoundSession(
+            timeout=TIMEOUT, headers={"Authorization": f"Bearer {self.token}"}
+        )
 
     async def upload_attachment(
         self, conversation_id: str, *, filename: str, content_type: str, data: bytes, channel: str
@@ -70,7 +72,7 @@ class HandoffClient:
         )
         path = f"/api/conversations/{quote(conversation_id, safe='')}/attachments"
         try:
-            async with self._client().post(f"{self.url}{path}", data=form) as response:
+            async with self._http.get().post(f"{self.url}{path}", data=form) as response:
                 body = await response.json(content_type=None)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
@@ -85,20 +87,8 @@ class HandoffClient:
         logger.warning("Bridge refused an upload for %s (%s): %s", conversation_id, status, message)
         raise BridgeUnavailable(message)
 
-    def _client(self) -> aiohttp.ClientSession:
-        """The session, made on the loop that uses it (Rasa's), and again
-        only if that loop changed or it was closed."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(
-                timeout=TIMEOUT, headers={"Authorization": f"Bearer {self.token}"}
-            )
-            self._loop = loop
-        return self._session
-
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()
 
 
 _default: HandoffClient | None = None

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import inspect
-import json
 from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -47,11 +45,10 @@ from addons.channels.errors import (
     InvalidInputChannel,
     InvalidMessage,
     InvalidSenderId,
-    MalformedBody,
 )
 from addons.channels.guard import ChannelLimits, InboundGuard, InboundMessage
 from addons.channels.metadata import client_metadata
-from addons.channels.webhooks import error_response, receive_body
+from addons.channels.webhooks import channel_blueprint, error_response, json_object, receive_body
 
 structlogger = structlog.get_logger()
 
@@ -69,14 +66,7 @@ class RestInput(rest.RestInput):
 
     async def read_body(self, request: Request) -> dict[str, Any]:
         """The JSON body; the route streams, so nothing over the limit is read."""
-        raw = await receive_body(request, self.guard.limits.max_body_bytes)
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise MalformedBody() from None
-        if not isinstance(body, dict):
-            raise MalformedBody()
-        return body
+        return json_object(await receive_body(request, self.guard.limits.max_body_bytes))
 
     async def admit(self, request: Request) -> InboundMessage:
         """The guarded message, with what only the server says taken out."""
@@ -102,14 +92,7 @@ class RestInput(rest.RestInput):
         return dataclasses.replace(message, metadata=metadata)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        module = inspect.getmodule(self)
-        webhook = Blueprint(
-            f"custom_webhook_{type(self).__name__}", module.__name__ if module else None
-        )
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = channel_blueprint(self)
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> ResponseStream | HTTPResponse:

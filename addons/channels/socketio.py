@@ -41,7 +41,6 @@ credentials.yml:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import mimetypes
 from collections.abc import Awaitable, Callable
@@ -70,7 +69,6 @@ from addons.channels.errors import (
     InvalidMessage,
     InvalidPacket,
     InvalidSession,
-    MalformedBody,
     NoOpenTicket,
     NotAuthorized,
     RateLimited,
@@ -79,7 +77,7 @@ from addons.channels.guard import ChannelLimits, InboundGuard
 from addons.channels.web_identity import customer_metadata
 from addons.channels.web_messages import bot_payload, history
 from addons.channels.web_session import SessionTokens, WebSession
-from addons.channels.webhooks import error_response, receive_body
+from addons.channels.webhooks import error_response, json_object, receive_body
 
 logger = logging.getLogger(__name__)
 
@@ -372,14 +370,7 @@ class SocketIOInput(socketio.SocketIOInput):
         )
 
     async def json_body(self, request: Request) -> dict[str, Any]:
-        raw = await receive_body(request, self.guard.limits.max_body_bytes)
-        try:
-            body = json.loads(raw)
-        except (ValueError, RecursionError):
-            raise MalformedBody() from None
-        if not isinstance(body, dict):
-            raise MalformedBody()
-        return body
+        return json_object(await receive_body(request, self.guard.limits.max_body_bytes))
 
     async def attachment(
         self, request: Request, on_new_message: Callable[[UserMessage], Awaitable[Any]]

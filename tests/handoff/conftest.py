@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import jwt
@@ -265,12 +265,20 @@ def _agent_texts(events: list[dict[str, Any]]) -> list[str]:
     ]
 
 
-@pytest.fixture
-async def rasa(aiohttp_server) -> FakeRasa:
-    fake = FakeRasa()
+AnyRasa = TypeVar("AnyRasa", bound=FakeRasa)
+
+
+async def serve_rasa(aiohttp_server, fake: AnyRasa) -> AnyRasa:
+    """Serves `fake` on loopback and sets its `url`; a test module's own
+    `rasa` fixture serves its subclass with this."""
     server = await aiohttp_server(fake.app())
     fake.url = str(server.make_url("")).rstrip("/")
     return fake
+
+
+@pytest.fixture
+async def rasa(aiohttp_server) -> FakeRasa:
+    return await serve_rasa(aiohttp_server, FakeRasa())
 
 
 # --- the bridge -----------------------------------------------------------------------

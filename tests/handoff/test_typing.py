@@ -10,7 +10,7 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from tests.handoff.conftest import Bridge, FakeRasa, eventually
+from tests.handoff.conftest import Bridge, FakeRasa, eventually, serve_rasa
 
 TYPING_PATH = "/webhooks/socketio/typing"
 
@@ -37,10 +37,7 @@ class WidgetRasa(FakeRasa):
 
 @pytest.fixture
 async def rasa(aiohttp_server) -> WidgetRasa:
-    fake = WidgetRasa()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+    return await serve_rasa(aiohttp_server, WidgetRasa())
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ with the trained model."""
 
 from __future__ import annotations
 
+import struct
 import subprocess
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,6 +137,22 @@ class HandoffStack:
         return response.json()
 
     wait_for = staticmethod(wait_for)
+
+
+def tiny_png() -> bytes:
+    """A valid 1x1 grey PNG, so the bridge takes it for an image."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
+        + chunk(b"IEND", b"")
+    )
 
 
 ADMIN_PASSWORD = "admin-password-1"

@@ -71,33 +71,22 @@ async def test_an_app_customer_is_handed_to_an_agent_and_back(handoff_stack: Han
 
         await say(stack, sender, "/request_human")
         await callback(stack, sender, "转接人工客服")
-        offer = await console.next_event(
-            "ticket.offered",
-            agent_id=agent["id"],
-            where=lambda data: data["ticket"]["conversation_id"] == sender,
-        )
-        ticket = offer["ticket"]
+        ticket = await console.offered(agent["id"], sender)
         assert ticket["channel"] == "app"
-        status, claimed = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
-        assert status == 200, claimed
+        await console.claim(ticket["id"])
         joined = await callback(stack, sender, "已接入")
         assert (joined["sender"], joined["handoff_state"]) == ("agent", "connected")
 
         await say(stack, sender, "发票开错了抬头")
         heard = await console.next_event("message.customer", ticket_id=ticket["id"])
         assert heard["text"] == "发票开错了抬头"
-        status, sent = await console.call(
-            "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "好的，我帮您重开"}
-        )
+        status, sent = await console.reply(ticket["id"], "好的，我帮您重开")
         assert status == 201, sent
         reply = await callback(stack, sender, "好的，我帮您重开")
         assert reply["sender"] == "agent" and reply["agent"]["name"] == name
 
         before = len(app.to(sender))
-        status, resolved = await console.call(
-            "PATCH", f"/api/tickets/{ticket['id']}/status", json={"status": "resolved"}
-        )
-        assert status == 200, resolved
+        await console.resolve(ticket["id"])
 
     resolved_notice = await callback(stack, sender, "结束本次服务", after=before)
     assert resolved_notice["handoff_state"] == "resolved"

@@ -84,11 +84,8 @@ async def test_a_form_ticket_is_answered_by_mail_and_continued_by_mail(
         assert "转接人工客服" in queued.get_content(), queued.get_content()
         live = await asyncio.to_thread(stack.ticket, ticket_id)
         assert live["live"] is True
-        status, _ = await console.call("POST", f"/api/tickets/{ticket_id}/claim")
-        assert status == 200
-        status, sent = await console.call(
-            "POST", f"/api/tickets/{ticket_id}/messages", json={"text": "已为您更正发票抬头。"}
-        )
+        await console.claim(ticket_id)
+        status, sent = await console.reply(ticket_id, "已为您更正发票抬头。")
         assert status == 201, sent
         reply = await customer.receive()
         while "已为您更正" not in reply.get_content():
@@ -120,11 +117,9 @@ async def test_an_agent_answers_a_form_ticket_by_mail_with_nobody_in_a_chat(
     name = f"formagent-{uuid.uuid4().hex[:6]}"
     await asyncio.to_thread(stack.create_agent, name, "password-123")
     async with ConsoleAgent(stack, name, "password-123") as console:
-        status, claimed = await console.call("POST", f"/api/tickets/{ticket_id}/claim")
-        assert (status, claimed["status"], claimed["live"]) == (200, "in_progress", False)
-        status, sent = await console.call(
-            "POST", f"/api/tickets/{ticket_id}/messages", json={"text": "请寄到上海市仓库。"}
-        )
+        claimed = await console.claim(ticket_id)
+        assert (claimed["status"], claimed["live"]) == ("in_progress", False)
+        status, sent = await console.reply(ticket_id, "请寄到上海市仓库。")
         assert status == 201, sent
     reply = await customer.receive()
     assert "请寄到上海市仓库。" in reply.get_content()
@@ -160,11 +155,8 @@ async def test_a_phone_contacts_ticket_refuses_replies_in_words_the_agent_reads(
     name = f"formagent-{uuid.uuid4().hex[:6]}"
     await asyncio.to_thread(stack.create_agent, name, "password-123")
     async with ConsoleAgent(stack, name, "password-123") as console:
-        status, _ = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
-        assert status == 200
-        status, refused = await console.call(
-            "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "我们会致电您。"}
-        )
+        await console.claim(ticket["id"])
+        status, refused = await console.reply(ticket["id"], "我们会致电您。")
     assert (status, refused["error"]["code"]) == (502, "delivery_failed"), refused
     assert "phone number on the ticket" in refused["error"]["message"]
 

@@ -78,6 +78,31 @@ class ConsoleAgent:
         response = await self.http.request(method, path, **kwargs)
         return response.status, await response.json()
 
+    async def offered(self, agent_id: int, conversation_id: str) -> dict[str, Any]:
+        """The ticket offered to this agent for that conversation."""
+        offer = await self.next_event(
+            "ticket.offered",
+            agent_id=agent_id,
+            where=lambda data: data["ticket"]["conversation_id"] == conversation_id,
+        )
+        return offer["ticket"]
+
+    async def claim(self, ticket_id: int) -> dict[str, Any]:
+        status, claimed = await self.call("POST", f"/api/tickets/{ticket_id}/claim")
+        assert status == 200, claimed
+        return claimed
+
+    async def reply(self, ticket_id: int, text: str) -> tuple[int, Any]:
+        """The agent's message: the bridge's status and answer."""
+        return await self.call("POST", f"/api/tickets/{ticket_id}/messages", json={"text": text})
+
+    async def resolve(self, ticket_id: int) -> dict[str, Any]:
+        status, resolved = await self.call(
+            "PATCH", f"/api/tickets/{ticket_id}/status", json={"status": "resolved"}
+        )
+        assert status == 200, resolved
+        return resolved
+
 
 def agent_events(tracker: dict[str, Any]) -> list[dict[str, Any]]:
     return [

@@ -10,9 +10,7 @@ import asyncio
 import base64
 import http.client
 import smtplib
-import struct
 import uuid
-import zlib
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -24,22 +22,10 @@ import requests
 from addons.channels.mail.threads import ThreadStore
 from scripts.stack import LOOPBACK
 from tests.fakes.mail import SUPPORT_ADDRESS, FakeMailProvider
-from tests.integration.conftest import HandoffStack
+from tests.integration.conftest import HandoffStack, tiny_png
 from tests.integration.test_handoff import ConsoleAgent
 
 pytestmark = pytest.mark.integration
-
-
-def tiny_png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
 
 
 class Customer:
@@ -132,8 +118,8 @@ async def test_buttons_handoff_agent_reply_and_survey_all_by_mail(handoff_stack:
             "王小明",
             customer.address,
         )
-        status, claimed = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
-        assert (status, claimed["assignee"]["id"]) == (200, agent["id"])
+        claimed = await console.claim(ticket["id"])
+        assert claimed["assignee"]["id"] == agent["id"]
         joined = await customer.receive()  # the bridge's notice that an agent joined
         assert joined["Subject"] == f"[工单 #{ticket['id']}] Re: 你好"
 
@@ -150,9 +136,7 @@ async def test_buttons_handoff_agent_reply_and_survey_all_by_mail(handoff_stack:
         said = [turn["text"] for turn in context["transcript"] if turn["sender"] == "customer"]
         assert "[附件] 快递单.png" in said
 
-        status, _ = await console.call(
-            "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "您好，我来帮您查一下"}
-        )
+        status, _ = await console.reply(ticket["id"], "您好，我来帮您查一下")
         assert status == 201
         reply = await customer.receive()
         assert reply["Subject"] == f"[工单 #{ticket['id']}] Re: 你好"
@@ -164,18 +148,13 @@ async def test_buttons_handoff_agent_reply_and_survey_all_by_mail(handoff_stack:
         # The provider refuses the address: the agent reads why, nothing is saved.
         customer.provider.unknown_recipients.add(customer.address)
         try:
-            status, failed = await console.call(
-                "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "还在吗？"}
-            )
+            status, failed = await console.reply(ticket["id"], "还在吗？")
         finally:
             customer.provider.unknown_recipients.discard(customer.address)
         assert (status, failed["error"]["code"]) == (502, "delivery_failed")
         assert f"refused the customer's address {customer.address}" in failed["error"]["message"]
 
-        status, _ = await console.call(
-            "PATCH", f"/api/tickets/{ticket['id']}/status", json={"status": "resolved"}
-        )
-        assert status == 200
+        await console.resolve(ticket["id"])
 
     # Back to the bot: the resolution notice, then the survey with its scores.
     survey = await customer.receive()

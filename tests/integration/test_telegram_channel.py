@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import struct
 import uuid
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,7 +20,7 @@ import requests
 from addons.channels.telegram.connector import SECRET_HEADER
 from addons.channels.telegram.notices import TEXTS, Notice
 from tests.fakes.telegram import FakeTelegram
-from tests.integration.conftest import HandoffStack
+from tests.integration.conftest import HandoffStack, tiny_png
 from tests.integration.test_handoff import ConsoleAgent
 
 pytestmark = pytest.mark.integration
@@ -92,24 +90,16 @@ async def test_a_telegram_customer_is_greeted_handed_to_an_agent_and_back(
         ]
         assert mark["reply_markup"]["inline_keyboard"][0][0]["text"] == "✓ 转人工"
         await message_to(stack, chat, "转接人工客服")
-        offer = await console.next_event(
-            "ticket.offered",
-            agent_id=agent["id"],
-            where=lambda data: data["ticket"]["conversation_id"] == conversation,
-        )
-        ticket = offer["ticket"]
+        ticket = await console.offered(agent["id"], conversation)
         assert ticket["channel"] == "telegram"
-        status, claimed = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
-        assert status == 200, claimed
+        await console.claim(ticket["id"])
 
         # The customer's words reach the agent; the agent's reach Telegram, signed with a name.
         await say(stack, telegram.message_update(user, "我的快递三天没动了"))
         heard = await console.next_event("message.customer", ticket_id=ticket["id"])
         assert heard["text"] == "我的快递三天没动了"
         sent_before = len(telegram.sent(chat))
-        status, sent = await console.call(
-            "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "您好，我来帮您查"}
-        )
+        status, sent = await console.reply(ticket["id"], "您好，我来帮您查")
         assert status == 201, sent
         reply = await message_to(stack, chat, "您好，我来帮您查", after=sent_before)
         assert reply["text"].startswith(f"<b>{name}") and reply["parse_mode"] == "HTML"
@@ -129,10 +119,7 @@ async def test_a_telegram_customer_is_greeted_handed_to_an_agent_and_back(
         assert [a["size"] for a in context["attachments"]] == [len(_PNG)], context["attachments"]
 
         sent_before = len(telegram.sent(chat))
-        status, resolved = await console.call(
-            "PATCH", f"/api/tickets/{ticket['id']}/status", json={"status": "resolved"}
-        )
-        assert status == 200, resolved
+        await console.resolve(ticket["id"])
 
     # Back to the bot, then CSAT by button.
     survey = await message_to(stack, chat, "打分", after=sent_before)
@@ -155,20 +142,13 @@ async def test_an_agents_message_to_a_customer_who_blocked_the_bot_reaches_the_a
     agent = await asyncio.to_thread(stack.create_agent, name, "password-123")
     async with ConsoleAgent(stack, name, "password-123") as console:
         await say(stack, telegram.message_update(user, "我要转人工"))
-        offer = await console.next_event(
-            "ticket.offered",
-            agent_id=agent["id"],
-            where=lambda data: data["ticket"]["conversation_id"] == conversation,
-        )
-        ticket_id = offer["ticket"]["id"]
-        assert (await console.call("POST", f"/api/tickets/{ticket_id}/claim"))[0] == 200
+        ticket_id = (await console.offered(agent["id"], conversation))["id"]
+        await console.claim(ticket_id)
         await asyncio.to_thread(stack.fakes.run, telegram.fail("sendMessage", chat_id=chat))
-        status, body = await console.call(
-            "POST", f"/api/tickets/{ticket_id}/messages", json={"text": "还在吗？"}
-        )
+        status, body = await console.reply(ticket_id, "还在吗？")
         assert status >= 400, body
         assert "blocked the bot" in json.dumps(body), body
-        await console.call("PATCH", f"/api/tickets/{ticket_id}/status", json={"status": "resolved"})
+        await console.resolve(ticket_id)
 
 
 def test_bad_updates_are_refused_and_rasa_keeps_serving(handoff_stack: HandoffStack):
@@ -210,22 +190,6 @@ def test_bad_updates_are_refused_and_rasa_keeps_serving(handoff_stack: HandoffSt
     other = customer(telegram)
     assert post_update(stack, telegram.message_update(other, "你好")).status_code == 200
     assert telegram.sent(other["id"]), "another customer is still answered"
-
-
-def tiny_png() -> bytes:
-    """A valid 1x1 grey PNG, so the bridge takes it for an image."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
-        + chunk(b"IEND", b"")
-    )
 
 
 _PNG = tiny_png()

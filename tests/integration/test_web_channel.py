@@ -17,9 +17,8 @@ import pytest
 import requests
 
 from tests.addons.channels.web_client import WebCustomer
-from tests.integration.conftest import HandoffStack
+from tests.integration.conftest import HandoffStack, tiny_png
 from tests.integration.test_handoff import ConsoleAgent
-from tests.integration.test_telegram_channel import tiny_png
 
 pytestmark = pytest.mark.integration
 
@@ -100,8 +99,7 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
             assert ticket["customer"]["contact"] == "13912345678"
             conversation = ticket["conversation_id"]
             assert conversation.startswith("web-") and conversation not in customer.token
-            status, claimed = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
-            assert status == 200, claimed
+            await console.claim(ticket["id"])
             # The site's user id, verified, links the customer across channels.
             status, known = await console.call("GET", f"/api/customers/{ticket['customer']['id']}")
             assert status == 200, known
@@ -121,9 +119,7 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
             assert typing.status_code == 200, typing.text
             shown = await asyncio.to_thread(customer.wait_for, "typing", 10, _by_agent)
             assert shown == {"who": "agent", "typing": True, "name": name}
-            status, sent = await console.call(
-                "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "您好，我来帮您查"}
-            )
+            status, sent = await console.reply(ticket["id"], "您好，我来帮您查")
             assert status == 201, sent
             reply = await wait(customer, "您好，我来帮您查")
             assert reply["metadata"]["sender"] == "agent", reply
@@ -154,10 +150,7 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
             assert agent_said["sender"] == "agent" and agent_said["agent"]["name"] == name
             assert all("get_started" not in (m["text"] or "") for m in messages)
 
-            status, resolved = await console.call(
-                "PATCH", f"/api/tickets/{ticket['id']}/status", json={"status": "resolved"}
-            )
-            assert status == 200, resolved
+            await console.resolve(ticket["id"])
 
         # Back to the bot, then CSAT by button.
         survey = await wait(customer, "打分")

@@ -8,10 +8,8 @@ returns to the bot and rates the help."""
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 import uuid
-import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,26 +18,12 @@ import pytest
 
 from addons.channels.wechat import replies
 from tests.fakes.wechat import FakeWeChat, WeChatServer, WeChatWebhook
-from tests.integration.conftest import HandoffStack
+from tests.integration.conftest import HandoffStack, tiny_png
 from tests.integration.test_handoff import ConsoleAgent
 
 pytestmark = pytest.mark.integration
 
 WECHAT = WeChatServer()
-
-
-def tiny_png() -> bytes:
-    """A real 1x1 PNG: the bridge keeps files by what their bytes are."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"\x00\xff\x00\x00")
-    return (
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-    )
 
 
 class Follower(WeChatWebhook):
@@ -104,19 +88,13 @@ async def test_a_follower_goes_through_bot_agent_and_survey_in_safe_mode(
         )
 
         await follower.say("我要转人工", "人工")
-        offer = await console.next_event(
-            "ticket.offered",
-            agent_id=agent["id"],
-            where=lambda data: data["ticket"]["conversation_id"] == follower.openid,
-        )
-        ticket = offer["ticket"]
+        ticket = await console.offered(agent["id"], follower.openid)
         assert ticket["channel"] == "wechat"
         tracker = await asyncio.to_thread(stack.assistant.tracker, follower.openid)
         last_user = [e for e in tracker["events"] if e["event"] == "user"][-1]
         metadata = last_user["metadata"]
         assert (metadata["customer_id"], metadata["identity_verified"]) == (follower.openid, True)
-        status, _ = await console.call("POST", f"/api/tickets/{ticket['id']}/claim")
-        assert status == 200
+        await console.claim(ticket["id"])
 
         picture = await follower.fake_call(
             follower.fake.add_picture(f"{follower.openid}.png", tiny_png(), "image/png")
@@ -128,26 +106,19 @@ async def test_a_follower_goes_through_bot_agent_and_survey_in_safe_mode(
         status, context = await console.call("GET", f"/api/tickets/{ticket['id']}/context")
         assert [a["content_type"] for a in context["attachments"]] == ["image/png"]
 
-        status, sent = await console.call(
-            "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "您好，我来帮您查一下"}
-        )
+        status, sent = await console.reply(ticket["id"], "您好，我来帮您查一下")
         assert status == 201, sent
         delivered = await follower.pushed("您好，我来帮您查一下")
         assert delivered.startswith("【") and delivered.endswith("】您好，我来帮您查一下")
 
         await follower.fake_call(follower.fake.refuse(follower.openid, 45015))
-        status, refused = await console.call(
-            "POST", f"/api/tickets/{ticket['id']}/messages", json={"text": "还在吗？"}
-        )
+        status, refused = await console.reply(ticket["id"], "还在吗？")
         assert status == 502, refused
         assert refused["error"]["code"] == "delivery_failed"
         assert "48" in refused["error"]["message"]
         await follower.fake_call(follower.fake.accept(follower.openid))
 
-        status, _ = await console.call(
-            "PATCH", f"/api/tickets/{ticket['id']}/status", json={"status": "resolved"}
-        )
-        assert status == 200
+        await console.resolve(ticket["id"])
 
     survey = await follower.pushed("请为本次人工服务打分")
     assert "5 非常满意" in survey

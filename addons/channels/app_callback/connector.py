@@ -31,8 +31,6 @@ credentials.yml:
 from __future__ import annotations
 
 import asyncio
-import inspect
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -56,7 +54,7 @@ from addons.channels.errors import (
 from addons.channels.guard import ChannelLimits, InboundGuard, InboundMessage
 from addons.channels.outbound import OutgoingMessage
 from addons.channels.replays import RecentlySeen
-from addons.channels.webhooks import error_response, receive_body
+from addons.channels.webhooks import channel_blueprint, json_object, receive_body, refusal_response
 
 logger = logging.getLogger(__name__)
 
@@ -133,23 +131,14 @@ class AppCallbackInput(InputChannel):
         return AppCallbackOutput(self.delivery)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        module = inspect.getmodule(self)
-        webhook = Blueprint(
-            f"custom_webhook_{type(self).__name__}", module.__name__ if module else None
-        )
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.configured else "not configured"})
+        webhook = channel_blueprint(self, lambda: self.configured)
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             try:
                 message = await self.admit(request)
             except ChannelError as error:
-                if not isinstance(error, ChannelNotConfigured):
-                    logger.info("Refused an app message: %s", error.code)
-                return error_response(error)
+                return refusal_response(error, logger, "an app message")
             task = asyncio.create_task(self.process(on_new_message, message))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -164,7 +153,7 @@ class AppCallbackInput(InputChannel):
         signature = verify(self.secret, request.headers.get(HEADER), raw)
         if not self.requests_seen.first_time(signature):
             raise DuplicateMessage("This signed request was already received.")
-        body = _json_object(raw)
+        body = json_object(raw)
         sender, text = body.get("sender"), body.get("message")
         if sender is None:
             raise InvalidSenderId("The body needs a sender: the app's user id.", field="sender")
@@ -213,13 +202,3 @@ class AppCallbackInput(InputChannel):
             )
         except Exception:
             logger.exception("An app message from %s failed.", message.sender_id)
-
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise MalformedBody() from None
-    if not isinstance(body, dict):
-        raise MalformedBody()
-    return body

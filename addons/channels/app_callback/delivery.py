@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 
 from addons.channels.app_callback.signing import HEADER, sign
+from addons.channels.http import LoopBoundSession
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,7 @@ class CallbackDelivery:
         self.attempts = attempts
         self.first_delay = first_delay
         self._sleep = sleep
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http = LoopBoundSession(timeout=TIMEOUT)
         self._retrying: set[asyncio.Task] = set()
 
     async def send(self, payload: dict[str, Any], *, retry: bool) -> str:
@@ -111,7 +111,7 @@ class CallbackDelivery:
             DELIVERY_ID_HEADER: delivery_id,
         }
         try:
-            async with self._client().post(self.url, data=body, headers=headers) as response:
+            async with self._http.get().post(self.url, data=body, headers=headers) as response:
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
             raise CallbackFailed(
@@ -125,16 +125,7 @@ class CallbackDelivery:
             f"The app's callback URL answered HTTP {status}.", retryable=retryable, status=status
         )
 
-    def _client(self) -> aiohttp.ClientSession:
-        """One session, made on the loop that uses it (Rasa's)."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
-            self._loop = loop
-        return self._session
-
     async def close(self) -> None:
         for task in list(self._retrying):
             task.cancel()
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()

@@ -8,11 +8,12 @@ answers `{"ok": true, "result": ...}` or `{"ok": false, "error_code",
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import aiohttp
+
+from addons.channels.http import LoopBoundSession
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +41,14 @@ class BotApi:
     def __init__(self, *, token: str, api_url: str = DEFAULT_API_URL) -> None:
         self._token = token
         self._api_url = (api_url or DEFAULT_API_URL).rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http = LoopBoundSession(timeout=TIMEOUT)
 
     async def call(self, method: str, **params: Any) -> Any:
         """The method's `result`; parameters that are None are left out."""
         body = {key: value for key, value in params.items() if value is not None}
         url = f"{self._api_url}/bot{self._token}/{method}"
         try:
-            async with self._client().post(url, json=body) as response:
+            async with self._http.get().post(url, json=body) as response:
                 answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             logger.warning("Telegram %s failed: %s", method, error)
@@ -106,7 +106,7 @@ class BotApi:
             raise BotApiError(400, f"file is larger than {limit} bytes")
         url = f"{self._api_url}/file/bot{self._token}/{path}"
         try:
-            async with self._client().get(url) as response:
+            async with self._http.get().get(url) as response:
                 if response.status != 200:
                     raise BotApiError(response.status, "file download refused")
                 chunks, size = [], 0
@@ -119,17 +119,8 @@ class BotApi:
             raise BotApiUnavailable(f"Telegram could not be reached ({error}).") from error
         return b"".join(chunks)
 
-    def _client(self) -> aiohttp.ClientSession:
-        """One session, made on the loop that uses it (Rasa's)."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
-            self._loop = loop
-        return self._session
-
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()
 
 
 def explain(error: BotApiError | BotApiUnavailable) -> str:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -69,7 +68,7 @@ from addons.channels.telegram.replies import (
     render,
 )
 from addons.channels.telegram.updates import START_COMMAND, Kind, Update, read_update
-from addons.channels.webhooks import error_response, receive_body
+from addons.channels.webhooks import channel_blueprint, receive_body, refusal_response
 
 logger = logging.getLogger(__name__)
 
@@ -170,23 +169,14 @@ class TelegramInput(InputChannel):
         return TelegramOutput(self.api, self.payloads)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        module = inspect.getmodule(self)
-        webhook = Blueprint(
-            f"custom_webhook_{type(self).__name__}", module.__name__ if module else None
-        )
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok" if self.configured else "not configured"})
+        webhook = channel_blueprint(self, lambda: self.configured)
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
             try:
                 update = await self.read(request)
             except ChannelError as error:
-                if not isinstance(error, ChannelNotConfigured):
-                    logger.info("Refused a Telegram update: %s", error.code)
-                return error_response(error)
+                return refusal_response(error, logger, "a Telegram update")
             if update is None:
                 return response.json({"status": "ignored"})
             if not self.updates_seen.first_time(update.update_id):

@@ -20,6 +20,8 @@ from typing import Any
 
 import aiohttp
 
+from addons.channels.http import LoopBoundSession
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
@@ -102,8 +104,7 @@ class CustomerServiceClient:
         self._clock = clock
         self._token: AccessToken | None = None
         self._refreshing = asyncio.Lock()
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._http = LoopBoundSession(timeout=TIMEOUT)
 
     async def send(self, openid: str, message: dict[str, Any]) -> None:
         """Sends one 客服消息, e.g. `{"msgtype": "text", "text": {"content": ...}}`.
@@ -167,7 +168,7 @@ class CustomerServiceClient:
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
-            async with self._client().request(
+            async with self._http.get().request(
                 method, f"{self.api_base_url}{path}", **kwargs
             ) as response:
                 body = await response.json(content_type=None)
@@ -185,7 +186,7 @@ class CustomerServiceClient:
     async def download(self, url: str, max_bytes: int) -> tuple[bytes, str]:
         """A customer's picture (PicUrl) and its content type, at most `max_bytes`."""
         try:
-            async with self._client().get(url) as response:
+            async with self._http.get().get(url) as response:
                 if response.status >= 400:
                     raise WeChatAPIError(None, f"The picture answered {response.status}.")
                 data = await response.content.read(max_bytes + 1)
@@ -196,14 +197,5 @@ class CustomerServiceClient:
             raise WeChatAPIError(None, f"The picture is larger than {max_bytes} bytes.")
         return data, content_type
 
-    def _client(self) -> aiohttp.ClientSession:
-        """The session, made on the loop that uses it (Rasa's)."""
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session.closed or self._loop is not loop:
-            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
-            self._loop = loop
-        return self._session
-
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()

@@ -14,7 +14,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from PIL import Image
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
@@ -23,37 +22,22 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.browser import headless_chromium
-from tests.handoff.conftest import PASSWORD, eventually
-from tests.handoff.test_typing import TYPING_PATH
+from tests.handoff.conftest import PASSWORD, eventually, serve_rasa
+from tests.handoff.test_typing import WidgetRasa
 from tests.handoff.tickets.test_flows import WECHAT_45015, RefusingRasa
 
 SHOTS = Path("/tmp/attachment-screenshots")
 AVATAR = "https://cdn.example.com/agents/wang.png"
 
 
-class WidgetChannelRasa(RefusingRasa):
+class WidgetChannelRasa(WidgetRasa, RefusingRasa):
     """Rasa whose customer is on the web widget: typing goes through, and
     replies are refused while `refusal` is set."""
-
-    def app(self) -> web.Application:
-        app = super().app()
-        app.router.add_post(TYPING_PATH, self._typing)
-        return app
-
-    async def _typing(self, request: web.Request) -> web.Response:
-        await self._record(request)
-        return web.json_response({"status": "ok"})
-
-    def typing(self) -> list[dict]:
-        return [call.body for call in self.calls if call.path == TYPING_PATH]
 
 
 @pytest.fixture
 async def rasa(aiohttp_server) -> WidgetChannelRasa:
-    fake = WidgetChannelRasa()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+    return await serve_rasa(aiohttp_server, WidgetChannelRasa())
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 
 from handoff.rasa import delivery_failure
-from tests.handoff.conftest import FakeRasa
+from tests.handoff.conftest import FakeRasa, serve_rasa
 
 AVATAR = "https://cdn.example.com/agents/wang.png"
 # What Rasa 3.6 answers when an output channel raises while it sends an
@@ -41,10 +41,7 @@ class RefusingRasa(FakeRasa):
 
 @pytest.fixture
 async def rasa(aiohttp_server) -> RefusingRasa:
-    fake = RefusingRasa()
-    server = await aiohttp_server(fake.app())
-    fake.url = str(server.make_url("")).rstrip("/")
-    return fake
+    return await serve_rasa(aiohttp_server, RefusingRasa())
 
 
 @pytest.fixture
