@@ -10,7 +10,6 @@ it.
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import socket
 import sqlite3
@@ -43,8 +42,6 @@ QUIET_ENVIRONMENT = {
 # reuse one later than that and lose the action call ("Cannot write to
 # closing transport"), so the action server keeps them longer.
 ACTION_SERVER_ENV = {"SANIC_KEEP_ALIVE_TIMEOUT": "75"}
-# `${NAME}` in credentials.yml, which Rasa expands from the environment.
-CREDENTIALS_VARIABLE = re.compile(r"\$\{(\w+)\}")
 
 
 @dataclass(frozen=True)
@@ -278,7 +275,6 @@ class Stack:
                 ],  # fmt: skip
                 f"{self.rasa_url}/",
                 {
-                    **self.unset_credentials_variables(),
                     **to_bridge,
                     "RASA_JWT_SECRET": self.secrets.rasa_jwt_secret,
                     "WEB_SESSION_SECRET": self.secrets.web_session_secret,
@@ -286,20 +282,6 @@ class Stack:
                 self._log("rasa"),
             ),
         ]
-
-    def unset_credentials_variables(self) -> dict[str, str]:
-        """Empty values for the `${NAME}`s of credentials.yml nobody set.
-
-        Rasa refuses to start on an unset one; a channel whose secrets are
-        empty stays off (it answers 503), so `make run` starts with every
-        channel listed and an operator turns one on by setting its secrets.
-        """
-        text = self.credentials.read_text(encoding="utf-8")
-        return {
-            name: ""
-            for name in CREDENTIALS_VARIABLE.findall(text)
-            if name not in os.environ and name not in self.environment
-        }
 
     def process_environment(self, service: Service) -> dict[str, str]:
         return {**QUIET_ENVIRONMENT, **os.environ, **self.environment, **service.env}

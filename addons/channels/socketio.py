@@ -60,6 +60,7 @@ from sanic_jwt.exceptions import SanicJWTException
 from socketio import AsyncServer
 
 from addons.channels import engineio_sanic, handoff_client
+from addons.channels.environment import with_environment
 from addons.channels.errors import (
     AttachmentTypeNotAllowed,
     BodyTooLarge,
@@ -80,6 +81,12 @@ from addons.channels.web_session import SessionTokens, WebSession
 from addons.channels.webhooks import error_response, json_object, receive_body
 
 logger = logging.getLogger(__name__)
+
+# The environment variable of each key credentials.yml may leave out.
+ENVIRONMENT = {
+    "session_secret": "WEB_SESSION_SECRET",  # the launcher makes it
+    "identity_secret": "WEB_IDENTITY_SECRET",  # shared with the site that signs its users
+}
 
 REJECTED_EVENT = "message_rejected"
 TYPING_EVENT = "typing"
@@ -173,7 +180,7 @@ class SocketIOInput(socketio.SocketIOInput):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
+        credentials = with_environment(credentials, ENVIRONMENT)
         return cls(
             **{key: credentials[key] for key in RASA_KEYS if key in credentials},
             limits=ChannelLimits.from_config(credentials.get("limits")),

@@ -122,25 +122,3 @@ def test_files_earlier_versions_left_readable_become_private(tmp_path: Path):
     assert mode(var) == mode(var / "analytics") == 0o700
     assert {mode(path) for path in var.rglob("*") if path.is_file()} == {0o600}
 
-
-def test_rasa_gets_an_empty_value_for_each_channel_secret_nobody_set(
-    stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-):
-    credentials = tmp_path / "credentials.yml"
-    credentials.write_text(
-        "addons.channels.telegram.TelegramInput:\n"
-        "  access_token: ${TEST_BOT_TOKEN}\n"
-        "  webhook_secret: ${TEST_BOT_SECRET}\n"
-        "  api_url: ${TEST_BOT_API}\n",
-        encoding="utf-8",
-    )
-    monkeypatch.setenv("TEST_BOT_TOKEN", "operator's token")
-    stack.credentials = credentials
-    stack.environment["TEST_BOT_API"] = "http://127.0.0.1:9"
-    rasa = next(service for service in stack.services() if service.name == "rasa")
-
-    environment = stack.process_environment(rasa)
-
-    assert environment["TEST_BOT_TOKEN"] == "operator's token"
-    assert environment["TEST_BOT_SECRET"] == ""
-    assert environment["TEST_BOT_API"] == "http://127.0.0.1:9"

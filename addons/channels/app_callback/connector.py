@@ -42,6 +42,7 @@ from sanic.response import HTTPResponse
 
 from addons.channels.app_callback.delivery import CallbackDelivery, CallbackFailed
 from addons.channels.app_callback.signing import HEADER, REPLAY_WINDOW_SECONDS, verify
+from addons.channels.environment import with_environment
 from addons.channels.errors import (
     ChannelError,
     ChannelNotConfigured,
@@ -57,6 +58,9 @@ from addons.channels.replays import RecentlySeen
 from addons.channels.webhooks import channel_blueprint, json_object, receive_body, refusal_response
 
 logger = logging.getLogger(__name__)
+
+# The environment variable of each key credentials.yml may leave out.
+ENVIRONMENT = {"url": "APP_CALLBACK_URL", "secret": "APP_CALLBACK_SECRET"}
 
 
 class AppCallbackOutput(OutputChannel):
@@ -116,7 +120,7 @@ class AppCallbackInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
+        credentials = with_environment(credentials, ENVIRONMENT)
         return cls(
             url=credentials.get("url") or "",
             secret=credentials.get("secret") or "",

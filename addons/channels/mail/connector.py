@@ -51,6 +51,7 @@ from sanic import Blueprint, Sanic, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from addons.channels.environment import with_environment
 from addons.channels.errors import (
     ChannelError,
     ChannelNotConfigured,
@@ -81,6 +82,23 @@ from addons.channels.mail.threads import ThreadStore
 from addons.channels.webhooks import error_response, receive_body
 
 logger = logging.getLogger(__name__)
+
+# The environment variable of each key credentials.yml may leave out.
+ENVIRONMENT = {
+    "sender": "MAIL_FROM",
+    "relay_host": "MAIL_SMTP_RELAY_HOST",
+    "relay_port": "MAIL_SMTP_RELAY_PORT",
+    "relay_username": "MAIL_SMTP_RELAY_USERNAME",
+    "relay_password": "MAIL_SMTP_RELAY_PASSWORD",
+    "relay_starttls": "MAIL_SMTP_RELAY_STARTTLS",
+    "smtp_host": "MAIL_SMTP_HOST",
+    "smtp_port": "MAIL_SMTP_PORT",
+    "smtp_tls_cert": "MAIL_SMTP_TLS_CERT",
+    "smtp_tls_key": "MAIL_SMTP_TLS_KEY",
+    "inbound_token": "MAIL_INBOUND_TOKEN",
+    "threads_db": "MAIL_THREADS_DB",
+    "conversation_key": "MAIL_CONVERSATION_KEY",
+}
 
 CHANNEL = "email"
 DEFAULT_THREADS_DB = Path("var/mail-threads.db")
@@ -160,7 +178,7 @@ class MailInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        return cls(MailSettings.from_credentials(credentials))
+        return cls(MailSettings.from_credentials(with_environment(credentials, ENVIRONMENT)))
 
     @property
     def on(self) -> bool:

@@ -41,6 +41,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from addons.channels import handoff_client
+from addons.channels.environment import with_environment
 from addons.channels.errors import (
     ChannelError,
     ChannelNotConfigured,
@@ -71,6 +72,14 @@ from addons.channels.telegram.updates import START_COMMAND, Kind, Update, read_u
 from addons.channels.webhooks import channel_blueprint, receive_body, refusal_response
 
 logger = logging.getLogger(__name__)
+
+# The environment variable of each key credentials.yml may leave out.
+ENVIRONMENT = {
+    "access_token": "TELEGRAM_ACCESS_TOKEN",
+    "verify": "TELEGRAM_VERIFY",
+    "webhook_secret": "TELEGRAM_WEBHOOK_SECRET",
+    "api_url": "TELEGRAM_API_URL",
+}
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CONVERSATION_PREFIX = "telegram:"
@@ -152,7 +161,7 @@ class TelegramInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        credentials = credentials or {}
+        credentials = with_environment(credentials, ENVIRONMENT)
         return cls(
             access_token=credentials.get("access_token") or "",
             verify=credentials.get("verify") or "",

@@ -41,6 +41,7 @@ from sanic.response import HTTPResponse
 from wechatpy.events import SubscribeEvent, SubscribeScanEvent
 from wechatpy.messages import BaseMessage, ImageMessage, VoiceMessage
 
+from addons.channels.environment import with_environment
 from addons.channels.errors import (
     ChannelError,
     ChannelNotConfigured,
@@ -63,6 +64,16 @@ if TYPE_CHECKING:
     from rasa.core.agent import Agent
 
 logger = logging.getLogger(__name__)
+
+# The environment variable of each key credentials.yml may leave out.
+ENVIRONMENT = {
+    "token": "WECHAT_TOKEN",
+    "app_id": "WECHAT_APP_ID",
+    "app_secret": "WECHAT_APP_SECRET",
+    "encoding_aes_key": "WECHAT_ENCODING_AES_KEY",
+    "accept_plaintext": "WECHAT_ACCEPT_PLAINTEXT",
+    "api_base_url": "WECHAT_API_BASE_URL",
+}
 
 CHANNEL = "wechat"
 # What WeChat takes as "received, nothing to reply now" (an empty body works too).
@@ -101,7 +112,7 @@ class WeChatSettings:
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any]) -> Self:
-        """Settings from credentials.yml, where an unset `${NAME}` is ""."""
+        """Settings from credentials.yml and the environment (`ENVIRONMENT`)."""
         defaults = cls()
         number = {
             name: float(credentials.get(name) or getattr(defaults, name))
@@ -250,7 +261,7 @@ class WeChatInput(InputChannel):
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         credentials = credentials or {}
         return cls(
-            WeChatSettings.from_credentials(credentials),
+            WeChatSettings.from_credentials(with_environment(credentials, ENVIRONMENT)),
             ChannelLimits.from_config(credentials.get("limits")),
         )
 
