@@ -50,7 +50,8 @@ def test_a_sender_id_with_a_lone_surrogate_is_refused_and_rasa_stays_up(assistan
 def test_a_socketio_session_id_with_a_lone_surrogate_is_refused_and_rasa_stays_up(assistant):
     client = PollingSocketIOClient(assistant.url)
     client.emit("user_uttered", {"message": "hi", "session_id": "x\ud800"})
-    assert client.wait_for(REJECTED_EVENT)["error"]["code"] == "invalid_sender_id"
+    # A session id is a token the channel signed; this one is none.
+    assert client.wait_for(REJECTED_EVENT)["error"]["code"] == "invalid_session"
     assert answered(assistant)
 
 

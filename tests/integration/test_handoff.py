@@ -78,14 +78,28 @@ class ConsoleAgent:
         response = await self.http.request(method, path, **kwargs)
         return response.status, await response.json()
 
-    async def offered(self, agent_id: int, conversation_id: str) -> dict[str, Any]:
-        """The ticket offered to this agent for that conversation."""
-        offer = await self.next_event(
-            "ticket.offered",
-            agent_id=agent_id,
-            where=lambda data: data["ticket"]["conversation_id"] == conversation_id,
-        )
-        return offer["ticket"]
+    async def offered(
+        self,
+        agent_id: int,
+        mine: str | Callable[[dict[str, Any]], bool],
+        timeout: float = 30,
+    ) -> dict[str, Any]:
+        """The ticket offered to this agent that is `mine`: that conversation's,
+        or the one the predicate accepts. Other offers (customers the
+        session's earlier tests left waiting, who are offered first) are
+        declined, as an agent would, so they go on to others and never come
+        back to this agent."""
+        is_mine = mine if callable(mine) else lambda ticket: ticket["conversation_id"] == mine
+
+        async def own_offer() -> dict[str, Any]:
+            while True:
+                offer = await self.next_event("ticket.offered", agent_id=agent_id)
+                ticket = offer["ticket"]
+                if is_mine(ticket):
+                    return ticket
+                await self.call("POST", f"/api/tickets/{ticket['id']}/decline")
+
+        return await asyncio.wait_for(own_offer(), timeout)
 
     async def claim(self, ticket_id: int) -> dict[str, Any]:
         status, claimed = await self.call("POST", f"/api/tickets/{ticket_id}/claim")
@@ -122,12 +136,7 @@ async def test_a_customer_is_handed_to_an_agent_and_back(handoff_stack: HandoffS
         replies = await asyncio.to_thread(assistant.texts, customer, "我要转人工")
         # Other tests' customers may still be waiting: the position is at least 1.
         assert any(re.search(r"转接人工客服.*排在第 \d+ 位", text) for text in replies), replies
-        offer = await console.next_event(
-            "ticket.offered",
-            agent_id=agent["id"],
-            where=lambda data: data["ticket"]["conversation_id"] == customer,
-        )
-        ticket = offer["ticket"]
+        ticket = await console.offered(agent["id"], customer)
         assert (ticket["live"], ticket["status"], ticket["handoff_reason"]) == (
             True, "pending", "asked",
         )  # fmt: skip

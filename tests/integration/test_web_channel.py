@@ -88,13 +88,11 @@ async def test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
             customer.say("我要转人工", customData=custom)
             queued = await wait(customer, "转接人工客服")
             assert queued["metadata"]["handoff"]["state"] in ("queued", "connecting"), queued
-            offer = await console.next_event(
-                "ticket.offered",
-                agent_id=agent["id"],
-                where=lambda data: data["ticket"]["channel"] == "socketio"
-                and queued["metadata"]["handoff"]["ticket_id"] == data["ticket"]["id"],
+            ticket = await console.offered(
+                agent["id"],
+                lambda offered: offered["channel"] == "socketio"
+                and queued["metadata"]["handoff"]["ticket_id"] == offered["id"],
             )
-            ticket = offer["ticket"]
             assert ticket["customer"]["name"] == "网页客户"
             assert ticket["customer"]["contact"] == "13912345678"
             conversation = ticket["conversation_id"]

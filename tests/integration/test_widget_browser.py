@@ -138,12 +138,7 @@ def test_a_customer_is_helped_by_bot_and_agent_on_a_desktop(
     async def agent_helps_and_resolves() -> int:
         async with ConsoleAgent(stack, name, PASSWORD) as console:
             await asyncio.to_thread(page.say, "我要转人工")
-            offer = await console.next_event(
-                "ticket.offered",
-                agent_id=agent["id"],
-                where=lambda data: number in data["ticket"]["title"],
-            )
-            ticket = offer["ticket"]
+            ticket = await console.offered(agent["id"], lambda offered: number in offered["title"])
             assert ticket["channel"] == "socketio"
             customer = ticket["customer"]
             assert (customer["name"], customer["contact"]) == ("王小明", "13800138000")
