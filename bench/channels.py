@@ -88,7 +88,7 @@ SMALL = BenchConfig(followers=5, idle_seconds=10.0, think_seconds=(0.5, 1.5))
 def ratio(value: float | None, baseline: float | None) -> float | None:
     if value is None or not baseline:
         return None
-    return round(value / baseline, 3)
+    return round(value / baseline, 5)
 
 
 def idle_widget_cost(rasa_url: str, workdir: Path, seconds: float) -> dict[str, Any]:
