@@ -121,4 +121,3 @@ def test_files_earlier_versions_left_readable_become_private(tmp_path: Path):
     make_private(var)
     assert mode(var) == mode(var / "analytics") == 0o700
     assert {mode(path) for path in var.rglob("*") if path.is_file()} == {0o600}
-
