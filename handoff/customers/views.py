@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from handoff.api import allowed
 from handoff.app_keys import DATABASE
 from handoff.customers import service as customers
-from handoff.policy import Action, authorize, authorize_customer, permits
+from handoff.policy import Action, authorize, authorize_customer, permits, ticket_view
 from handoff.tickets import service as tickets
 from handoff.tickets.models import RecordId
 from handoff.web import int_param, parse_body
@@ -73,11 +73,15 @@ async def merge_customers(request: web.Request) -> web.Response:
 
 def _customer_view(caller: Agent | None, customer: Customer, filed: list[Ticket]) -> dict[str, Any]:
     """`openable`: whether the caller may open that ticket's conversation;
-    the others they see here as the customer's history."""
+    the others they see here as the customer's history, without the content
+    of tickets that are not theirs to read (as every ticket list shows them)."""
     return {
         "customer": customer.to_dict(),
         "tickets": [
-            {**ticket.to_dict(), "openable": permits(caller, Action.READ_CONVERSATION, ticket)}
+            {
+                **ticket_view(caller, ticket.to_dict()),
+                "openable": permits(caller, Action.READ_CONVERSATION, ticket),
+            }
             for ticket in filed
         ],
     }
