@@ -40,6 +40,7 @@ credentials.yml:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import mimetypes
@@ -385,7 +386,9 @@ class SocketIOInput(socketio.SocketIOInput):
         """Keeps a customer's file on their ticket, then tells Rasa what came."""
         session = self.bearer_session(request)
         await receive_body(request, self.max_attachment_bytes + MULTIPART_OVERHEAD_BYTES)
-        upload = (request.files or {}).get("file")
+        # Sanic parses the multipart body on first use; up to 10 MB of it
+        # would hold Rasa's event loop, so it is parsed in a thread.
+        upload = (await asyncio.to_thread(lambda: request.files) or {}).get("file")
         if upload is None:
             raise InvalidMessage("The form needs a file field named 'file'.")
         if len(upload.body) > self.max_attachment_bytes:

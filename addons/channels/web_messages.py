@@ -143,7 +143,7 @@ def _buttons(message: Mapping[str, Any]) -> list[dict[str, str]]:
     return [
         {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
         for b in buttons
-        if isinstance(b, Mapping)
+        if isinstance(b, Mapping) and isinstance(b.get("payload"), str)
     ]
 
 
