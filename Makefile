@@ -24,7 +24,7 @@ export RASA_TELEMETRY_ENABLED ?= false
 TRAINING_INPUTS := domain.yml config.yml $(shell find data -name '*.yml' 2>/dev/null) \
 	$(shell find addons -name '*.py' 2>/dev/null)
 
-.PHONY: install train run shell test browser bench-relay bench-abuse lint format validate bench-faq bench-nlu clean
+.PHONY: install train run run-prod shell test browser bench-relay bench-abuse lint format validate bench-faq bench-nlu clean
 
 install: $(INSTALLED)
 
@@ -49,6 +49,12 @@ $(MODEL): $(INSTALLED) $(TRAINING_INPUTS)
 
 run: $(MODEL)
 	$(PY) -m scripts.run
+
+# The production topology on this machine's PostgreSQL, Redis and RabbitMQ
+# (docs/deployment.md): several Rasa workers, action-server workers and
+# bridge instances.
+run-prod: $(MODEL)
+	$(PY) -m scripts.run --profile production
 
 shell: $(MODEL)
 	$(PY) -m scripts.run --shell

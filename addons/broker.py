@@ -1,4 +1,6 @@
-"""A Rasa event broker that delivers tracker events to the handoff bridge.
+"""Rasa event brokers that deliver tracker events to the handoff bridge:
+over HTTP on the embedded default (`HandoffEventBroker`), through RabbitMQ
+in the production topology (`RabbitMQEventBroker`, at the end).
 
 While an agent has a conversation, the customer's messages must reach the
 agent live; Rasa publishes every new tracker event to its event broker, so
@@ -25,10 +27,13 @@ import contextlib
 import logging
 import os
 from asyncio import AbstractEventLoop
+from collections import deque
 from typing import Any
 
+import aio_pika
 import aiohttp
 from rasa.core.brokers.broker import EventBroker
+from rasa.core.brokers.pika import PikaEventBroker
 from rasa.utils.endpoints import EndpointConfig
 
 from addons import rasa_fixes
@@ -171,3 +176,41 @@ class HandoffEventBroker(EventBroker):
                 logger.warning("Bridge unreachable (%s); retrying in %.1f s", error, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff)
+
+
+# The queue's consumers (the bridge's instances) take turns: one receives
+# everything, in order, and another takes over when it goes away. Every
+# declaration of the queue must say so, the consumers' too.
+SINGLE_ACTIVE_CONSUMER = {"x-single-active-consumer": True}
+MAX_UNPUBLISHED_EVENTS = 100_000
+
+
+class RabbitMQEventBroker(PikaEventBroker):
+    """Rasa's RabbitMQ broker, declaring its queues for one active consumer
+    at a time, so the bridge relays a conversation's events in the order
+    Rasa saved them even with several bridge instances.
+
+    Rasa's broker keeps the events it could not publish while RabbitMQ is
+    away and publishes them on reconnect; here that backlog is bounded, so
+    a long outage costs the oldest events rather than Rasa's memory.
+
+    endpoints.production.yml:
+
+        event_broker:
+          type: addons.broker.RabbitMQEventBroker
+          url: localhost          # username, password, port, exchange_name,
+          queues: [handoff_events]  # as for Rasa's `type: pika`
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unpublished_events = deque(maxlen=MAX_UNPUBLISHED_EVENTS)
+
+    @staticmethod
+    async def _bind_queue(
+        queue_name: str, channel: aio_pika.RobustChannel, exchange: aio_pika.Exchange
+    ) -> None:
+        queue = await channel.declare_queue(
+            queue_name, durable=True, arguments=SINGLE_ACTIVE_CONSUMER
+        )
+        await queue.bind(exchange, "")

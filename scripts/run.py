@@ -2,6 +2,8 @@
 
     python -m scripts.run            # REST and socket.io channels on :5005
     python -m scripts.run --shell    # everything but Rasa's server, plus `rasa shell`
+    python -m scripts.run --profile production
+                                     # PostgreSQL, Redis, RabbitMQ; several of each process
 
 Secrets (the bridge's API token, Rasa's JWT secret, the action server's
 token) are generated on the first start into var/secrets.env and reused.
@@ -21,7 +23,7 @@ import sys
 from pathlib import Path
 from types import FrameType
 
-from scripts.stack import DEFAULT_VAR, PRIVATE_UMASK, PROJECT, Ports, Secrets, Stack
+from scripts.stack import DEFAULT_VAR, PRIVATE_UMASK, PROJECT, Ports, Secrets, Stack, Topology
 from scripts.supervisor import RestartPolicy, Supervisor, SupervisorError, answers
 
 STARTUP_TIMEOUT = 180
@@ -33,6 +35,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     ports = Ports.from_environment()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shell", action="store_true", help="chat in this terminal")
+    parser.add_argument(
+        "--profile",
+        choices=["embedded", "production"],
+        default=os.environ.get("PROFILE", "embedded"),
+        help="embedded: SQLite and memory, one of each process; production: the "
+        "servers in POSTGRES_*, REDIS_* and RABBITMQ_* (default: this machine's), "
+        "SANIC_WORKERS Rasa workers, HANDOFF_INSTANCES bridges (PROFILE)",
+    )
     parser.add_argument("--port", type=int, default=ports.rasa, help="Rasa (RASA_PORT)")
     parser.add_argument(
         "--actions-port", type=int, default=ports.actions, help="action server (ACTIONS_PORT)"
@@ -55,6 +65,7 @@ def build_stack(args: argparse.Namespace) -> Stack:
         ports=Ports(rasa=args.port, actions=args.actions_port, bridge=args.bridge_port),
         secrets=Secrets.load(var / "secrets.env"),
         var=var,
+        topology=Topology.production() if args.profile == "production" else Topology(),
         actions_host=os.environ.get("ACTION_SERVER_HOST", Stack.actions_host),
         environment={"HANDOFF_DEMO_AGENTS": os.environ.get("HANDOFF_DEMO_AGENTS", "true")},
     )
@@ -93,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_shell(stack: Stack, supervisor: Supervisor) -> int:
     """`make shell` next to `make run` shares the servers already running."""
-    bridge, actions, rasa = stack.services()
-    supervisor.start([s for s in (bridge, actions) if not answers(s.health_url)], STARTUP_TIMEOUT)
+    *bridges, actions, rasa = stack.services()
+    supervisor.start([s for s in (*bridges, actions) if not answers(s.health_url)], STARTUP_TIMEOUT)
     port = stack.ports.rasa + 1 if answers(rasa.health_url) else stack.ports.rasa
     shell = subprocess.Popen(
         [sys.executable, "-m", "scripts.rasa_cli", "shell", "--model", str(stack.model),
@@ -124,8 +135,23 @@ def banner(stack: Stack) -> str:
         f"  bridge API:    http://localhost:{ports.bridge}/api/openapi.yaml "
         f"(token in {stack.var / 'secrets.env'})\n"
         "  terminal:      make shell (in another terminal)\n"
-        f"  databases:     {stack.tracker_db} (conversations), {stack.database_url} (tickets)\n"
+        f"  stores:        {stores(stack)}\n"
         "A process that dies is restarted. Press Ctrl-C to stop.\n"
+    )
+
+
+def stores(stack: Stack) -> str:
+    servers, topology = stack.servers, stack.topology
+    if servers is None:
+        return f"{stack.tracker_db} (conversations), {stack.database_url} (tickets)"
+    return (
+        f"PostgreSQL {servers.postgres_host}:{servers.postgres_port} "
+        f"({servers.tracker_db}, {servers.handoff_db}), "
+        f"Redis {servers.redis_host}:{servers.redis_port}, "
+        f"RabbitMQ {servers.rabbitmq_host}:{servers.rabbitmq_port} "
+        f"(queue {servers.rabbitmq_queue});\n"
+        f"                 {topology.rasa_workers} Rasa workers, "
+        f"{topology.action_workers} action-server workers, {topology.bridges} bridges"
     )
 
 

@@ -22,9 +22,12 @@ from typing import Any
 
 import yaml
 
+from scripts.servers import SharedServers
+
 PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR = PROJECT / "var"
 ENDPOINTS_TEMPLATE = PROJECT / "endpoints.yml"
+PRODUCTION_TEMPLATE = PROJECT / "endpoints.production.yml"
 LOOPBACK = "127.0.0.1"
 HANDOFF_BROKER = "addons.broker.HandoffEventBroker"
 SQL_TRACKER_STORES = {"sql", "addons.tracker_store.sqltrackerstore"}
@@ -49,6 +52,9 @@ class Ports:
     rasa: int = 5005
     actions: int = 5055
     bridge: int = 5056
+    # With several bridge instances, all serve `bridge` (SO_REUSEPORT) and
+    # each also its own port, where the launcher checks on it.
+    bridge_instances: tuple[int, ...] = ()
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> Ports:
@@ -61,9 +67,46 @@ class Ports:
         )
 
     @classmethod
-    def free(cls) -> Ports:
+    def free(cls, bridge_instances: int = 0) -> Ports:
         """Ports nobody listens on now: a stack beside `make run`'s (tests, benchmarks)."""
-        return cls(rasa=free_port(), actions=free_port(), bridge=free_port())
+        return cls(
+            rasa=free_port(),
+            actions=free_port(),
+            bridge=free_port(),
+            bridge_instances=tuple(free_port() for _ in range(bridge_instances)),
+        )
+
+    def instance_port(self, index: int) -> int:
+        if index < len(self.bridge_instances):
+            return self.bridge_instances[index]
+        return self.bridge + 1 + index
+
+
+@dataclass(frozen=True)
+class Topology:
+    """How many of each process run, and where what they share lives: the
+    embedded default (one of each, SQLite and memory) or the production
+    topology on shared servers."""
+
+    rasa_workers: int = 1
+    action_workers: int = 1
+    bridges: int = 1
+    servers: SharedServers | None = None
+
+    @classmethod
+    def production(cls, environ: Mapping[str, str] = os.environ) -> Topology:
+        """SANIC_WORKERS (Rasa's), ACTION_SERVER_SANIC_WORKERS (rasa_sdk's)
+        and HANDOFF_INSTANCES, 2 of each by default."""
+        return cls(
+            rasa_workers=int(environ.get("SANIC_WORKERS") or 2),
+            action_workers=int(environ.get("ACTION_SERVER_SANIC_WORKERS") or 2),
+            bridges=int(environ.get("HANDOFF_INSTANCES") or 2),
+            servers=SharedServers.from_environment(environ),
+        )
+
+    @property
+    def template(self) -> Path:
+        return ENDPOINTS_TEMPLATE if self.servers is None else PRODUCTION_TEMPLATE
 
 
 @dataclass(frozen=True)
@@ -123,7 +166,9 @@ class Stack:
     var: Path = DEFAULT_VAR
     model: Path = PROJECT / "models"
     credentials: Path = PROJECT / "credentials.yml"
-    template: Path = ENDPOINTS_TEMPLATE
+    topology: Topology = field(default_factory=Topology)
+    # The endpoints to render; by default the topology's.
+    template: Path | None = None
     # Rasa serves the customers' channels; the action server only Rasa.
     rasa_host: str = "0.0.0.0"
     actions_host: str = LOOPBACK
@@ -131,6 +176,14 @@ class Stack:
     environment: dict[str, str] = field(default_factory=dict)
     # Each process's output goes to var/<name>.log instead of the terminal.
     log_to_files: bool = False
+
+    def __post_init__(self) -> None:
+        if self.template is None:
+            self.template = self.topology.template
+
+    @property
+    def servers(self) -> SharedServers | None:
+        return self.topology.servers
 
     @property
     def rasa_url(self) -> str:
@@ -156,11 +209,13 @@ class Stack:
     @property
     def database_url(self) -> str:
         """The bridge's database: the operator's HANDOFF_DATABASE_URL, else var/."""
-        return (
-            self.environment.get("HANDOFF_DATABASE_URL")
-            or os.environ.get("HANDOFF_DATABASE_URL")
-            or f"sqlite:///{self.var / 'handoff.db'}"
-        )
+        if configured := (
+            self.environment.get("HANDOFF_DATABASE_URL") or os.environ.get("HANDOFF_DATABASE_URL")
+        ):
+            return configured
+        if self.servers is not None:
+            return self.servers.handoff_database_url
+        return f"sqlite:///{self.var / 'handoff.db'}"
 
     @property
     def tracker_db(self) -> Path | None:
@@ -205,83 +260,124 @@ class Stack:
         )
         if (tracker_db := self.tracker_db) is not None:
             prepare_sqlite_tracker_store(tracker_db)
+        if self.servers is not None:
+            self.servers.create_databases()
 
     def services(self) -> list[Service]:
         """In start order: the bridge, the action server, then Rasa, which
         calls both."""
-        to_bridge = {
+        return [*self._bridges(), self._action_server(), self._rasa()]
+
+    def _to_bridge(self) -> dict[str, str]:
+        return {
             "HANDOFF_URL": self.bridge_url,
             "HANDOFF_API_TOKEN": self.secrets.handoff_api_token,
         }
-        python = sys.executable
-        return [
-            Service(
-                "bridge",
-                [python, "-m", "handoff", "serve", "--port", str(self.ports.bridge)],
-                f"{self.bridge_url}/health",
-                {
-                    "HANDOFF_API_TOKEN": self.secrets.handoff_api_token,
-                    "HANDOFF_DATABASE_URL": self.database_url,
-                    "HANDOFF_RASA_URL": self.rasa_url,
-                    "HANDOFF_RASA_TOKEN": self.secrets.rasa_jwt_secret,
-                    "HANDOFF_DEMO_ACCOUNTS_PATH": str(self.demo_accounts),
-                },
-                self._log("bridge"),
-            ),
-            Service(
-                "actions",
-                [
-                    python,
-                    "-m",
-                    "actions.server",
-                    "--host",
-                    self.actions_host,
-                    "--port",
-                    str(self.ports.actions),
-                ],  # fmt: skip
-                f"{self.actions_url}/health",
-                {
-                    **to_bridge,
-                    **ACTION_SERVER_ENV,
-                    "ACTION_SERVER_TOKEN": self.secrets.action_server_token,
-                    # Handoffs held while the bridge is down (actions/outbox.py):
-                    # each stack its own, so one never delivers another's.
-                    "HANDOFF_OUTBOX_PATH": self.environment.get("HANDOFF_OUTBOX_PATH")
-                    or os.environ.get("HANDOFF_OUTBOX_PATH")
-                    or str(self.var / "handoff-outbox.db"),
-                },
-                self._log("actions"),
-            ),
-            Service(
-                "rasa",
-                [
-                    python,
-                    "-m",
-                    "scripts.rasa_cli",
-                    "run",
-                    "--enable-api",
-                    "--cors",
-                    "*",
-                    "--model",
-                    str(self.model),
-                    "--endpoints",
-                    str(self.endpoints),
-                    "--credentials",
-                    str(self.credentials),
-                    "--interface",
-                    self.rasa_host,
-                    "--port",
-                    str(self.ports.rasa),
-                ],  # fmt: skip
-                f"{self.rasa_url}/",
-                {
-                    **to_bridge,
-                    "RASA_JWT_SECRET": self.secrets.rasa_jwt_secret,
-                    "WEB_SESSION_SECRET": self.secrets.web_session_secret,
-                },
-                self._log("rasa"),
-            ),
-        ]
+
+    def _bridges(self) -> list[Service]:
+        command = [sys.executable, "-m", "handoff", "serve", "--port", str(self.ports.bridge)]
+        env = {
+            "HANDOFF_API_TOKEN": self.secrets.handoff_api_token,
+            "HANDOFF_DATABASE_URL": self.database_url,
+            "HANDOFF_RASA_URL": self.rasa_url,
+            "HANDOFF_RASA_TOKEN": self.secrets.rasa_jwt_secret,
+            "HANDOFF_DEMO_ACCOUNTS_PATH": str(self.demo_accounts),
+        }
+        if self.servers is None:
+            return [
+                Service("bridge", command, f"{self.bridge_url}/health", env, self._log("bridge"))
+            ]
+        env |= {
+            "HANDOFF_REDIS_URL": self.servers.redis_url,
+            "HANDOFF_REDIS_PREFIX": f"{self.servers.redis_key_prefix}.handoff",
+            "HANDOFF_RABBITMQ_URL": self.servers.rabbitmq_url,
+            "HANDOFF_RABBITMQ_EXCHANGE": self.servers.rabbitmq_exchange,
+            "HANDOFF_RABBITMQ_QUEUE": self.servers.rabbitmq_queue,
+            # Any instance may be asked for a file another one stored.
+            "HANDOFF_ATTACHMENTS_DIR": str(self.var / "attachments"),
+        }
+        bridges = []
+        for index in range(self.topology.bridges):
+            name, port = f"bridge-{index + 1}", self.ports.instance_port(index)
+            bridges.append(
+                Service(
+                    name,
+                    [*command, "--instance-port", str(port)],
+                    f"http://{LOOPBACK}:{port}/health",
+                    {**env, "HANDOFF_INSTANCE_ID": name},
+                    self._log(name),
+                )
+            )
+        return bridges
+
+    def _action_server(self) -> Service:
+        return Service(
+            "actions",
+            [
+                sys.executable,
+                "-m",
+                "actions.server",
+                "--host",
+                self.actions_host,
+                "--port",
+                str(self.ports.actions),
+            ],  # fmt: skip
+            f"{self.actions_url}/health",
+            {
+                **self._to_bridge(),
+                **ACTION_SERVER_ENV,
+                "ACTION_SERVER_TOKEN": self.secrets.action_server_token,
+                "ACTION_SERVER_SANIC_WORKERS": str(self.topology.action_workers),
+                # Handoffs held while the bridge is down (actions/outbox.py):
+                # each stack its own, so one never delivers another's.
+                "HANDOFF_OUTBOX_PATH": self.environment.get("HANDOFF_OUTBOX_PATH")
+                or os.environ.get("HANDOFF_OUTBOX_PATH")
+                or str(self.var / "handoff-outbox.db"),
+            },
+            self._log("actions"),
+        )
+
+    def _rasa(self) -> Service:
+        env = {
+            **self._to_bridge(),
+            "RASA_JWT_SECRET": self.secrets.rasa_jwt_secret,
+            "WEB_SESSION_SECRET": self.secrets.web_session_secret,
+            "SANIC_WORKERS": str(self.topology.rasa_workers),
+        }
+        if self.servers is not None:
+            env |= {
+                **self.servers.environment(),
+                "CHANNELS_REDIS_URL": self.servers.redis_url,
+                # endpoints.production.yml names them; the rendered copy
+                # already holds both.
+                "ACTION_SERVER_URL": f"{self.actions_url}/webhook",
+                "ACTION_SERVER_TOKEN": self.secrets.action_server_token,
+            }
+        return Service(
+            "rasa",
+            [
+                sys.executable,
+                "-m",
+                "scripts.rasa_cli",
+                "run",
+                "--enable-api",
+                "--cors",
+                "*",
+                "--model",
+                str(self.model),
+                "--endpoints",
+                str(self.endpoints),
+                "--credentials",
+                str(self.credentials),
+                "--interface",
+                self.rasa_host,
+                "--port",
+                str(self.ports.rasa),
+            ],  # fmt: skip
+            f"{self.rasa_url}/",
+            env,
+            self._log("rasa"),
+        )
 
     def process_environment(self, service: Service) -> dict[str, str]:
         return {**QUIET_ENVIRONMENT, **os.environ, **self.environment, **service.env}
@@ -289,7 +385,7 @@ class Stack:
     def create_agent(self, username: str, *, role: str, password: str) -> None:
         """Creates a console account before the bridge starts (migrating its
         database); raises CalledProcessError, whose stderr says why."""
-        bridge = self.services()[0]
+        bridge = self._bridges()[0]
         subprocess.run(
             [sys.executable, "-m", "handoff", "create-agent", username, "--role", role],
             cwd=PROJECT,

@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from handoff.rasa import rasa_api_jwt
-from scripts.stack import LOOPBACK, Ports, Secrets, Stack
+from scripts.stack import LOOPBACK, Ports, Secrets, Stack, Topology
 from scripts.supervisor import StartupFailed, Supervisor
 from tests.fakes import FakePlatforms, every_fake
 
@@ -158,20 +158,24 @@ def tiny_png() -> bytes:
 ADMIN_PASSWORD = "admin-password-1"
 
 
-def stack_on_free_ports(workdir: Path, model: Path, **environment: str) -> Stack:
-    """A stack on free loopback ports with its own secrets and files in `workdir`."""
+def stack_on_free_ports(
+    workdir: Path, model: Path, topology: Topology | None = None, **environment: str
+) -> Stack:
+    """A stack on free loopback ports with its own secrets and files in
+    `workdir` (and, in the production topology, its own databases, keys and
+    queues on the shared servers)."""
+    topology = topology or Topology()
+    if topology.servers is None:
+        environment = {"HANDOFF_DATABASE_URL": f"sqlite:///{workdir / 'handoff.db'}", **environment}
     return Stack(
-        ports=Ports.free(),
+        ports=Ports.free(bridge_instances=topology.bridges if topology.servers else 0),
         secrets=Secrets.generate(),
         var=workdir,
         model=model,
         rasa_host=LOOPBACK,
         log_to_files=True,
-        environment={
-            "HANDOFF_DATABASE_URL": f"sqlite:///{workdir / 'handoff.db'}",
-            "HANDOFF_DEMO_AGENTS": "false",
-            **environment,
-        },
+        topology=topology,
+        environment={"HANDOFF_DEMO_AGENTS": "false", **environment},
     )
 
 
