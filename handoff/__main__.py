@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import logging
 import os
@@ -26,6 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the bridge")
     serve.add_argument("--port", type=int, help="overrides HANDOFF_PORT")
+    serve.add_argument(
+        "--instance-port",
+        type=int,
+        help="one of several instances: share --port with the others (SO_REUSEPORT) "
+        "and also serve this port alone, for health checks",
+    )
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
     create = commands.add_parser("create-agent", help="add a console account")
     create.add_argument("username")
@@ -45,16 +52,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if not settings.api_token:
             logging.warning("HANDOFF_API_TOKEN is empty: the assistant cannot reach the bridge.")
-        web.run_app(
-            create_app(settings),
-            host=settings.host,
-            port=args.port or settings.port,
-            access_log=None,
-            print=lambda _: print(
-                f"Agent console: http://{settings.host}:{args.port or settings.port}/console/",
-                flush=True,
-            ),
-        )
+        port = args.port or settings.port
+        with contextlib.suppress(web.GracefulExit, KeyboardInterrupt):
+            asyncio.run(_serve(create_app(settings), settings.host, port, args.instance_port))
     elif args.command == "migrate":
         from handoff.migrations import upgrade
 
@@ -62,6 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         return asyncio.run(_create_agent(settings, args))
     return 0
+
+
+async def _serve(app: web.Application, host: str, port: int, instance_port: int | None) -> None:
+    """aiohttp's `run_app`, with a second, private port when several
+    instances share the first: `run_app` listens on one port only."""
+    runner = web.AppRunner(app, access_log=None, handle_signals=True)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port, reuse_port=instance_port is not None).start()
+        if instance_port is not None:
+            await web.TCPSite(runner, host, instance_port).start()
+        print(f"Agent console: http://{host}:{port}/console/", flush=True)
+        await asyncio.Event().wait()  # until SIGINT/SIGTERM (GracefulExit)
+    finally:
+        await runner.cleanup()
 
 
 async def _create_agent(settings: Settings, args: argparse.Namespace) -> int:

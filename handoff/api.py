@@ -27,6 +27,7 @@ from handoff.app_keys import (
     FLOWS,
     PASSWORDS,
     RASA,
+    RASA_EVENTS,
     RELAY,
     SETTINGS,
 )
@@ -89,7 +90,13 @@ def allowed(request: web.Request, action: Action) -> Agent | None:
 
 @routes.get("/health", name="health")
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    """Liveness, and which instance answered; with RabbitMQ, whether this
+    instance is connected and how many of Rasa's events it has taken (the
+    active consumer's count grows)."""
+    health: dict[str, Any] = {"status": "ok", "instance": request.app[SETTINGS].instance_id}
+    if (consumer := request.app.get(RASA_EVENTS)) is not None:
+        health["rabbitmq"] = {"connected": consumer.reachable, "consumed": consumer.consumed}
+    return web.json_response(health)
 
 
 @routes.get("/api/openapi.yaml", name="openapi")

@@ -7,10 +7,11 @@ import contextlib
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
+import redis.asyncio as redis
 from aiohttp import WSCloseCode, web
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from handoff.app_keys import (
     PASSWORDS,
     PRESENCE,
     RASA,
+    RASA_EVENTS,
     RELAY,
     SETTINGS,
     SHUTTING_DOWN,
@@ -36,13 +38,23 @@ from handoff.app_keys import (
     TYPING,
 )
 from handoff.clock import utcnow
+from handoff.cluster import (
+    ConsoleRegistry,
+    LocalConsoles,
+    LocalRelayLog,
+    RedisConsoles,
+    RedisRelayLog,
+    RelayLog,
+)
 from handoff.console import views as console
 from handoff.console.views import GOING_AWAY
 from handoff.customers import views as customer_views
 from handoff.db import Database
 from handoff.dispatcher import PresenceTracker, QueueDispatcher
 from handoff.events import EventBus
+from handoff.fanout import RedisFanout
 from handoff.rasa import RasaClient
+from handoff.rasa_events import RasaEventConsumer
 from handoff.relay import CustomerRelay
 from handoff.settings import Settings
 from handoff.tickets.attachments import AttachmentStore
@@ -100,16 +112,19 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-async def _close_sockets(app: web.Application) -> None:
-    """Consoles learn at once that the bridge is going away, and reconnect."""
-    app[SHUTTING_DOWN].set()
+async def _close_sockets(app: web.Application, *, shutting_down: bool = True) -> None:
+    """Consoles learn at once that the bridge is going away, and reconnect
+    (to another instance, or to this one to load everything again)."""
+    if shutting_down:
+        app[SHUTTING_DOWN].set()
     for socket in list(app[SOCKETS]):
         await socket.close(code=WSCloseCode.GOING_AWAY, message=GOING_AWAY)
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    """Database (migrated first), Rasa client, flows, and the queue's
-    background loop, for the app's lifetime."""
+    """Database (migrated first), Rasa client, flows, the queue's background
+    loop and, with several instances, what they share through Redis and
+    RabbitMQ, for the app's lifetime."""
     settings = app[SETTINGS]
     await asyncio.to_thread(migrations.upgrade, settings.database_url)
     database = Database(settings.database_url)
@@ -126,36 +141,92 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     )
     dispatcher = QueueDispatcher(database=database, bus=app[BUS], flows=flows, settings=settings)
     flows.on_queue_changed = dispatcher.request
-    presence = PresenceTracker(
-        dispatcher=dispatcher, grace_seconds=settings.disconnect_grace_seconds
-    )
-    app[DATABASE], app[RASA], app[FLOWS] = database, rasa, flows
-    app[DISPATCHER], app[PRESENCE] = dispatcher, presence
-    app[TYPING] = AgentTyping(database=database, rasa=rasa)
-    app[RELAY] = CustomerRelay(
-        flows=flows,
-        bus=app[BUS],
-        on_customer_activity=lambda ticket_id: dispatcher.activity.__setitem__(ticket_id, utcnow()),
-    )
-    await _prepare_agents(database, presence, settings, passwords)
-    loop_task = asyncio.create_task(dispatcher.run_forever())
-    dispatcher.request()
-    try:
-        yield
-    finally:
-        loop_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await loop_task
-        await presence.close()
-        await app[TYPING].close()
+    async with contextlib.AsyncExitStack() as shared:
+        consoles, relayed = await _shared_state(app, shared)
+        presence = PresenceTracker(
+            dispatcher=dispatcher,
+            grace_seconds=settings.disconnect_grace_seconds,
+            consoles=consoles,
+        )
+        app[DATABASE], app[RASA], app[FLOWS] = database, rasa, flows
+        app[DISPATCHER], app[PRESENCE] = dispatcher, presence
+        app[TYPING] = AgentTyping(database=database, rasa=rasa)
+        relay = app[RELAY] = CustomerRelay(
+            flows=flows,
+            bus=app[BUS],
+            relayed=relayed,
+            on_customer_activity=lambda ticket_id: dispatcher.activity.__setitem__(
+                ticket_id, utcnow()
+            ),
+        )
+        await relay.load_live()
+        await _prepare_agents(database, presence, settings, passwords)
+        interval = settings.sweep_interval_seconds
+        background = [
+            asyncio.create_task(dispatcher.run_forever()),
+            asyncio.create_task(_every(interval, relay.load_live)),
+            asyncio.create_task(_every(interval, presence.adopt_orphans)),
+        ]
+        if settings.rabbitmq_url:
+            consumer = app[RASA_EVENTS] = RasaEventConsumer(
+                url=settings.rabbitmq_url,
+                exchange=settings.rabbitmq_exchange,
+                queue=settings.rabbitmq_queue,
+                relay=relay,
+            )
+            background.append(asyncio.create_task(consumer.run_forever()))
+        dispatcher.request()
         try:
-            await dispatcher.sweep()  # stores the customers' latest activity
-        except Exception:
-            logger.exception("Final sweep failed")
+            yield
         finally:
-            passwords.close()
-            await session.close()
-            await database.close()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await presence.close()
+            await app[TYPING].close()
+            try:
+                await dispatcher.sweep()  # stores the customers' latest activity
+            except Exception:
+                logger.exception("Final sweep failed")
+            finally:
+                passwords.close()
+                await session.close()
+                await database.close()
+
+
+async def _shared_state(
+    app: web.Application, stack: contextlib.AsyncExitStack
+) -> tuple[ConsoleRegistry, RelayLog]:
+    """In memory for one bridge; in Redis, with the bus fanned out through
+    it, when several instances share the work."""
+    settings = app[SETTINGS]
+    if not settings.redis_url:
+        return LocalConsoles(), LocalRelayLog()
+    client = redis.Redis.from_url(settings.redis_url)
+    stack.push_async_callback(client.close)
+    prefix, instance = settings.redis_prefix, settings.instance_id
+    consoles = RedisConsoles(client, prefix, instance)
+    await consoles.start()
+    stack.push_async_callback(consoles.close)
+    fanout = RedisFanout(
+        url=settings.redis_url,
+        channel=f"{prefix}:events",
+        instance_id=instance,
+        bus=app[BUS],
+        on_reconnect=lambda: _close_sockets(app, shutting_down=False),
+    )
+    fanout.start()
+    stack.push_async_callback(fanout.close)
+    return consoles, RedisRelayLog(client, prefix)
+
+
+async def _every(interval: float, job: Callable[[], Awaitable[object]]) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await job()
+        except Exception:  # the next round may work; this one is logged
+            logger.exception("%s failed", getattr(job, "__qualname__", job))
 
 
 async def _prepare_agents(
@@ -170,8 +241,7 @@ async def _prepare_agents(
             _write_demo_accounts(accounts, settings.demo_accounts_path)
     for agent in staff:
         if agent.presence != Presence.OFFLINE:
-            presence.connected(agent.id)
-            presence.disconnected(agent.id)
+            presence.watch(agent.id)
 
 
 async def _create_demo_agents(

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from handoff.dispatcher import PresenceTracker, QueueDispatcher
     from handoff.events import EventBus
     from handoff.rasa import RasaClient
+    from handoff.rasa_events import RasaEventConsumer
     from handoff.relay import CustomerRelay
     from handoff.settings import Settings
     from handoff.tickets.attachments import AttachmentStore
@@ -29,6 +30,8 @@ DISPATCHER: web.AppKey[QueueDispatcher] = web.AppKey("dispatcher")
 PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence")
 RELAY: web.AppKey[CustomerRelay] = web.AppKey("relay")
 TYPING: web.AppKey[AgentTyping] = web.AppKey("typing")
+# Only when Rasa's events come through RabbitMQ.
+RASA_EVENTS: web.AppKey[RasaEventConsumer] = web.AppKey("rasa_events")
 PASSWORDS: web.AppKey[PasswordWorkers] = web.AppKey("passwords")
 LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
 ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("attachments")

@@ -16,6 +16,7 @@ from handoff import events
 from handoff.agents import service as agents
 from handoff.agents.enums import Presence
 from handoff.clock import utcnow
+from handoff.cluster import ConsoleRegistry
 from handoff.db import Database
 from handoff.events import EventBus
 from handoff.replies import forget_old_replies
@@ -71,6 +72,8 @@ class QueueDispatcher:
         """Offers each waiting conversation, urgent first, to the best agent."""
         offered: list[Ticket] = []
         async with self._lock, self._db.transaction() as db:
+            # One instance at a time counts agents' load and offers.
+            await self._db.serialise(db, "queue.dispatch")
             waiting = await tickets.waiting_queue(db, unoffered_only=True)
             if not waiting:
                 return 0
@@ -158,32 +161,62 @@ class QueueDispatcher:
 
 
 class PresenceTracker:
-    """Counts each agent's open consoles; presence survives a page reload
-    because going offline waits out a grace period."""
+    """Counts each agent's open consoles, on every instance (`consoles`);
+    presence survives a page reload, or a console moving to another
+    instance, because going offline waits out a grace period."""
 
-    def __init__(self, *, dispatcher: QueueDispatcher, grace_seconds: float) -> None:
+    def __init__(
+        self, *, dispatcher: QueueDispatcher, grace_seconds: float, consoles: ConsoleRegistry
+    ) -> None:
         self._dispatcher = dispatcher
         self._grace = grace_seconds
-        self._connections: dict[int, int] = {}
+        self._consoles = consoles
         self._timers: dict[int, asyncio.Task] = {}
+        # Opens and closes reach the registry in the order they happened.
+        self._changes: asyncio.Queue[tuple[bool, int]] = asyncio.Queue()
+        self._writer: asyncio.Task | None = None
 
     def connected(self, agent_id: int) -> None:
-        self._connections[agent_id] = self._connections.get(agent_id, 0) + 1
         if timer := self._timers.pop(agent_id, None):
             timer.cancel()
+        self._record(True, agent_id)
 
     def disconnected(self, agent_id: int) -> None:
-        self._connections[agent_id] = max(self._connections.get(agent_id, 1) - 1, 0)
-        if self._connections[agent_id] == 0 and agent_id not in self._timers:
+        self._record(False, agent_id)
+        self.watch(agent_id)
+
+    def watch(self, agent_id: int) -> None:
+        """Takes the agent offline after the grace period unless a console of
+        theirs is open somewhere by then."""
+        if agent_id not in self._timers:
             self._timers[agent_id] = asyncio.create_task(self._expire(agent_id))
 
-    def is_connected(self, agent_id: int) -> bool:
-        return self._connections.get(agent_id, 0) > 0
+    async def adopt_orphans(self) -> None:
+        """Agents whose consoles were on an instance that was killed get the
+        grace period to reconnect elsewhere, as if they had closed them."""
+        for agent_id in await self._consoles.orphaned():
+            self.watch(agent_id)
+
+    def _record(self, opened: bool, agent_id: int) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_forever())
+        self._changes.put_nowait((opened, agent_id))
+
+    async def _write_forever(self) -> None:
+        while True:
+            opened, agent_id = await self._changes.get()
+            try:
+                if opened:
+                    await self._consoles.opened(agent_id)
+                else:
+                    await self._consoles.closed(agent_id)
+            except Exception:
+                logger.exception("Could not record agent %s's console", agent_id)
 
     async def _expire(self, agent_id: int) -> None:
         try:
             await asyncio.sleep(self._grace)
-            if not self.is_connected(agent_id):
+            if not await self._consoles.is_open(agent_id):
                 await self._dispatcher.agent_gone(agent_id)
         except asyncio.CancelledError:
             pass
@@ -194,5 +227,6 @@ class PresenceTracker:
                 del self._timers[agent_id]
 
     async def close(self) -> None:
-        for timer in self._timers.values():
-            timer.cancel()
+        for task in [*self._timers.values(), self._writer]:
+            if task is not None:
+                task.cancel()

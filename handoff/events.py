@@ -1,5 +1,6 @@
-"""Names of everything that happens to a ticket, and the in-process bus that
-carries them to the console's websockets.
+"""Names of everything that happens to a ticket, and the bus that carries
+them to the console's websockets (every instance's, through
+`handoff.fanout`, when several run).
 
 The names are written into the ticket history, so they are part of the
 stored format: add new ones, never rename.
@@ -38,7 +39,8 @@ Listener = Callable[[str, dict[str, Any]], None]
 
 
 class EventBus:
-    """Fan-out of bridge events to whoever listens (console sockets, tests).
+    """Fan-out of bridge events to whoever listens (console sockets, the
+    relay, tests), and to the other instances when a forwarder is set.
 
     Listeners are called synchronously and must not block: a console socket
     only puts the event on its own queue.
@@ -46,12 +48,20 @@ class EventBus:
 
     def __init__(self) -> None:
         self._listeners: set[Listener] = set()
+        self.forward: Listener | None = None
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.add(listener)
         return lambda: self._listeners.discard(listener)
 
     def publish(self, name: str, payload: dict[str, Any]) -> None:
+        """Something happened here: every instance's listeners hear it."""
+        self.deliver(name, payload)
+        if self.forward is not None:
+            self.forward(name, payload)
+
+    def deliver(self, name: str, payload: dict[str, Any]) -> None:
+        """This instance's listeners hear it (another instance published it)."""
         for listener in list(self._listeners):
             try:
                 listener(name, payload)

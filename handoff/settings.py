@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +26,21 @@ class Settings(BaseSettings):
     # The secret Rasa's API was started with (`--jwt-secret`): the bridge
     # signs short-lived JWTs with it. Empty sends no credentials.
     rasa_token: str = ""
+    # Several instances (the production topology) share the database and
+    # tell each other what happens through Redis pub/sub: console events,
+    # agents' open consoles, relayed Rasa events. Without Redis the bridge
+    # is one process and keeps all that in memory.
+    redis_url: str | None = None
+    # The start of every key and channel (one Redis may serve several
+    # deployments, and pub/sub channels ignore database numbers).
+    redis_prefix: str = "handoff"
+    # This instance's name among them (logs, Redis bookkeeping).
+    instance_id: str = Field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}")
+    # Rasa's events through RabbitMQ (the production topology's event
+    # broker, `addons.broker.RabbitMQEventBroker`) instead of HTTP posts.
+    rabbitmq_url: str | None = None
+    rabbitmq_exchange: str = "rasa-exchange"
+    rabbitmq_queue: str = "handoff"
     # An offered conversation goes back to the queue if not accepted in time.
     accept_timeout_seconds: float = 60.0
     # A waiting customer who says nothing for this long is marked abandoned.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy
 from alembic import command
 from alembic.config import Config
 
@@ -20,9 +21,25 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Blocking: call it from a thread inside the event loop."""
+    """Blocking: call it from a thread inside the event loop. Bridge
+    instances starting together on PostgreSQL take turns (an advisory lock):
+    the first migrates, the others find the schema current."""
     _ensure_sqlite_directory(database_url)
-    command.upgrade(alembic_config(database_url), revision)
+    if sqlalchemy.engine.make_url(database_url).get_backend_name() != "postgresql":
+        command.upgrade(alembic_config(database_url), revision)
+        return
+    engine = sqlalchemy.create_engine(sync_url(database_url))
+    try:
+        with engine.connect() as lock:
+            lock.execute(sqlalchemy.text("SELECT pg_advisory_lock(hashtext('handoff.migrate'))"))
+            try:
+                command.upgrade(alembic_config(database_url), revision)
+            finally:
+                lock.execute(
+                    sqlalchemy.text("SELECT pg_advisory_unlock(hashtext('handoff.migrate'))")
+                )
+    finally:
+        engine.dispose()
 
 
 def downgrade(database_url: str, revision: str) -> None:

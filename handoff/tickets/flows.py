@@ -649,6 +649,14 @@ class TicketFlows:
         async with self._db.reading() as db:
             return await tickets.live_tickets_for(db, conversation_ids=conversation_ids)
 
+    async def live_ticket_ids(self) -> list[tuple[str, int]]:
+        """(conversation, ticket) of every live ticket."""
+        async with self._db.reading() as db:
+            rows = await db.execute(
+                select(Ticket.conversation_id, Ticket.id).where(Ticket.live.is_(True))
+            )
+            return [(row.conversation_id, row.id) for row in rows]
+
     async def touch(self, activity: dict[int, Any]) -> None:
         """Stores when customers last wrote (kept in memory between sweeps)."""
         if not activity:
