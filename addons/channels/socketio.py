@@ -60,7 +60,7 @@ from sanic.response import HTTPResponse
 from sanic_jwt.exceptions import SanicJWTException
 from socketio import AsyncServer
 
-from addons.channels import engineio_sanic, handoff_client
+from addons.channels import cluster, engineio_sanic, handoff_client
 from addons.channels.environment import with_environment
 from addons.channels.errors import (
     AttachmentTypeNotAllowed,
@@ -423,6 +423,7 @@ class SocketIOInput(socketio.SocketIOInput):
         webhook = super().blueprint(on_new_message)
         sio = self.sio
         assert sio is not None
+        cluster.share_socketio_events(sio)
         self._bound_engineio_requests(sio.eio)
         engineio_sanic.install(sio.eio)
 

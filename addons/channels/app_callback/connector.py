@@ -54,7 +54,7 @@ from addons.channels.errors import (
 )
 from addons.channels.guard import ChannelLimits, InboundGuard, InboundMessage
 from addons.channels.outbound import OutgoingMessage
-from addons.channels.replays import RecentlySeen
+from addons.channels.replays import recently_seen
 from addons.channels.webhooks import channel_blueprint, json_object, receive_body, refusal_response
 
 logger = logging.getLogger(__name__)
@@ -110,8 +110,8 @@ class AppCallbackInput(InputChannel):
         self.secret = secret
         self.delivery = CallbackDelivery(url=url, secret=secret)
         self.guard = InboundGuard(limits)
-        self.requests_seen = RecentlySeen(ttl_seconds=2 * REPLAY_WINDOW_SECONDS)
-        self.messages_seen = RecentlySeen()
+        self.requests_seen = recently_seen("app.requests", ttl_seconds=2 * REPLAY_WINDOW_SECONDS)
+        self.messages_seen = recently_seen("app.messages")
         self._tasks: set[asyncio.Task] = set()
 
     @classmethod
@@ -155,7 +155,7 @@ class AppCallbackInput(InputChannel):
             raise ChannelNotConfigured()
         raw = await receive_body(request, self.guard.limits.max_body_bytes)
         signature = verify(self.secret, request.headers.get(HEADER), raw)
-        if not self.requests_seen.first_time(signature):
+        if not await self.requests_seen.first_time(signature):
             raise DuplicateMessage("This signed request was already received.")
         body = json_object(raw)
         sender, text = body.get("sender"), body.get("message")
@@ -165,15 +165,15 @@ class AppCallbackInput(InputChannel):
             raise InvalidMessage("The body needs a message: a string.")
         self.guard.check_id(sender, "sender")
         message_key = (sender, str(body["message_id"])) if body.get("message_id") else None
-        if message_key and not self.messages_seen.first_time(message_key):
+        if message_key and not await self.messages_seen.first_time(message_key):
             raise DuplicateMessage(f"Message {body['message_id']} was already received.")
         try:
             return self.guard.admit(sender, text, self._metadata(body, sender))
         except ChannelError:
             # Refused, not taken: the app may send it again.
-            self.requests_seen.forget(signature)
+            await self.requests_seen.forget(signature)
             if message_key:
-                self.messages_seen.forget(message_key)
+                await self.messages_seen.forget(message_key)
             raise
 
     @staticmethod

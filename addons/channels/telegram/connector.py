@@ -52,7 +52,7 @@ from addons.channels.errors import (
 )
 from addons.channels.guard import ChannelLimits, InboundGuard
 from addons.channels.outbound import OutgoingMessage
-from addons.channels.replays import RecentlySeen
+from addons.channels.replays import recently_seen
 from addons.channels.telegram.api import (
     DEFAULT_API_URL,
     BotApi,
@@ -151,8 +151,10 @@ class TelegramInput(InputChannel):
         self.api = BotApi(token=access_token, api_url=api_url or DEFAULT_API_URL)
         self.payloads = ButtonPayloads()
         self.guard = InboundGuard(limits)
-        self.updates_seen = RecentlySeen()
-        self.slow_down_told = RecentlySeen(ttl_seconds=SLOW_DOWN_NOTICE_SECONDS)
+        self.updates_seen = recently_seen("telegram.updates")
+        self.slow_down_told = recently_seen(
+            "telegram.slow_down", ttl_seconds=SLOW_DOWN_NOTICE_SECONDS
+        )
         self._tasks: set[asyncio.Task] = set()
 
     @classmethod
@@ -188,7 +190,7 @@ class TelegramInput(InputChannel):
                 return refusal_response(error, logger, "a Telegram update")
             if update is None:
                 return response.json({"status": "ignored"})
-            if not self.updates_seen.first_time(update.update_id):
+            if not await self.updates_seen.first_time(update.update_id):
                 return response.json({"status": "duplicate"})
             # Rasa's agent, which only /start needs (Rasa's server sets it).
             agent: Agent | None = getattr(request.app.ctx, "agent", None)
@@ -225,7 +227,7 @@ class TelegramInput(InputChannel):
         try:
             metadata = self.guard.admit(sender_id, update.text, update.customer.identity()).metadata
         except RateLimited:
-            if self.slow_down_told.first_time(sender_id):
+            if await self.slow_down_told.first_time(sender_id):
                 await self.tell(update.chat_id, notice(Notice.SLOW_DOWN, language))
             if update.callback_query_id:
                 await self.answer(update)

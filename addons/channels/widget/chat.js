@@ -423,7 +423,14 @@ class Chat {
   // --- The server -----------------------------------------------------------
 
   connect() {
-    const socket = io(this.server, { path: this.socketPath });
+    // A websocket stays with the Rasa process that accepted it, so several
+    // processes can serve the chat; polling, for networks that block
+    // websockets, needs sticky sessions in front of them (docs/deployment.md).
+    const socket = io(this.server, {
+      path: this.socketPath,
+      transports: ["websocket", "polling"],
+      tryAllTransports: true,
+    });
     this.socket = socket;
     socket.on("connect", () => {
       this.setConnection("online");
