@@ -42,7 +42,10 @@ class ConsoleAgent:
         self.socket = await self.http.ws_connect("/console/ws")
         self._reader = asyncio.create_task(self._read())
         await self.socket.send_json({"action": "presence", "presence": "online"})
-        await self.next_event("agent.presence_changed")
+        # Handled in order: the pong says the agent is online (a console
+        # reconnecting finds them online already, and hears no change).
+        await self.socket.send_json({"action": "ping"})
+        await self.next_event("pong")
         return self
 
     async def __aexit__(self, *exc: object) -> None:

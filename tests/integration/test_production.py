@@ -1,0 +1,261 @@
+"""The production topology end to end, on this machine's real PostgreSQL,
+Redis and RabbitMQ: two Rasa workers (SANIC_WORKERS), two action-server
+workers and two bridge instances sharing one port, started by the launcher
+(`Topology`), each test stack with databases, keys and queues of its own.
+
+- A web customer (python-socketio's client) is handed to an agent whose
+  console is on the bridge instance that does *not* consume Rasa's events:
+  the customer's messages cross instances through Redis, the agent's
+  replies cross Rasa workers through socket.io's Redis manager.
+- The bridge instance holding the agent's console and consuming the
+  events is killed mid-conversation: the console reconnects to the other,
+  which takes over the queue, and nothing is lost.
+- RabbitMQ is restarted mid-conversation: what the customer said meanwhile
+  reaches the agent afterwards, each message once and in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import requests
+
+from scripts.servers import SharedServers
+from scripts.stack import Stack, Topology
+from scripts.supervisor import StartupFailed, Supervisor
+from tests.addons.channels.web_client import WebCustomer
+from tests.fakes import FakePlatforms, every_fake
+from tests.integration.conftest import (
+    STARTUP_TIMEOUT,
+    Assistant,
+    HandoffStack,
+    create_admin,
+    stack_on_free_ports,
+    wait_for,
+)
+from tests.integration.test_handoff import ConsoleAgent
+from tests.integration.test_web_channel import wait
+
+pytestmark = pytest.mark.integration
+
+BRIDGES = ("bridge-1", "bridge-2")
+
+
+@dataclasses.dataclass
+class Production:
+    """The stack and its controls: which instance does what, killing one."""
+
+    handoff: HandoffStack
+    stack: Stack
+    supervisor: Supervisor
+
+    def instance_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.stack.ports.instance_port(BRIDGES.index(name))}"
+
+    def health(self, name: str) -> dict[str, Any] | None:
+        try:
+            return requests.get(f"{self.instance_url(name)}/health", timeout=5).json()
+        except requests.RequestException:
+            return None
+
+    def consumer(self) -> str:
+        """The instance RabbitMQ gives Rasa's events to: the one whose
+        count grows (the queue has one active consumer)."""
+        self.handoff.assistant.say(f"probe-{uuid.uuid4().hex[:8]}", "你好")
+
+        def consuming() -> str | None:
+            counts = {name: (self.health(name) or {}).get("rabbitmq", {}) for name in BRIDGES}
+            active = [name for name, state in counts.items() if state.get("consumed")]
+            return active[0] if len(active) == 1 else None
+
+        return wait_for(consuming, timeout=30, what="one instance consuming Rasa's events")
+
+    def on_instance(self, name: str) -> HandoffStack:
+        """The same stack, reached through one instance's own port."""
+        return dataclasses.replace(self.handoff, bridge_url=self.instance_url(name))
+
+
+@pytest.fixture(scope="module")
+def production(trained_model: Path, tmp_path_factory) -> Iterator[Production]:
+    servers = SharedServers.from_environment({}).isolated(f"t{uuid.uuid4().hex[:10]}")
+    fakes = FakePlatforms(every_fake())
+    fakes.start()
+    stack = stack_on_free_ports(
+        tmp_path_factory.mktemp("production"),
+        trained_model,
+        Topology(rasa_workers=2, action_workers=2, bridges=len(BRIDGES), servers=servers),
+        HANDOFF_SWEEP_INTERVAL_SECONDS="1",
+        HANDOFF_DISCONNECT_GRACE_SECONDS="20",
+        **fakes.environment,
+    )
+    supervisor = Supervisor(stack)
+    try:
+        stack.prepare()
+        create_admin(stack)
+        try:
+            supervisor.start(stack.services(), STARTUP_TIMEOUT)
+        except StartupFailed as error:
+            raise RuntimeError(str(error)) from None
+        assistant = Assistant(
+            stack.rasa_url,
+            stack.actions_url,
+            stack.tracker_db,
+            stack.secrets.rasa_jwt_secret,
+            supervisor.processes,
+        )
+        handoff = HandoffStack(
+            assistant, stack.bridge_url, stack.secrets.handoff_api_token, stack.database_url, fakes
+        )
+        yield Production(handoff, stack, supervisor)
+    finally:
+        supervisor.stop()
+        fakes.stop()
+        servers.discard()
+
+
+def other(name: str) -> str:
+    return next(bridge for bridge in BRIDGES if bridge != name)
+
+
+async def handed_over(
+    production: Production, console_on: str, agent_name: str
+) -> tuple[WebCustomer, ConsoleAgent, dict[str, Any]]:
+    """A web customer greeted and handed to `agent_name`, whose console is on
+    instance `console_on`; the console is open (the caller closes both)."""
+    stack = production.handoff
+    agent = await asyncio.to_thread(stack.create_agent, agent_name, "password-123")
+    customer = await asyncio.to_thread(WebCustomer, stack.assistant.url, ["websocket"])
+    await asyncio.to_thread(customer.session, None, customData={"language": "zh"})
+    await wait(customer, "智能客服")
+    console = ConsoleAgent(production.on_instance(console_on), agent_name, "password-123")
+    await console.__aenter__()
+    customer.say("我要转人工")
+    queued = await wait(customer, "转接人工客服")
+    ticket = await console.offered(
+        agent["id"], lambda t: t["id"] == queued["metadata"]["handoff"]["ticket_id"]
+    )
+    claimed = await console.claim(ticket["id"])
+    await wait(customer, agent_name)
+    return customer, console, claimed
+
+
+async def reconnected(stack: HandoffStack, agent_name: str) -> ConsoleAgent:
+    """The console after its bridge went away: it retries, as the page does
+    (a connection the dying instance had accepted is reset)."""
+    for _ in range(20):
+        console = ConsoleAgent(stack, agent_name, "password-123")
+        try:
+            return await console.__aenter__()
+        except aiohttp.ClientError:
+            await console.http.close()
+            await asyncio.sleep(0.5)
+    raise AssertionError("The console could not reconnect to the surviving instance")
+
+
+async def heard(console: ConsoleAgent, ticket_id: int, texts: list[str]) -> None:
+    """The console receives each customer message once, in order."""
+    got = []
+    while len(got) < len(texts):
+        message = await console.next_event("message.customer", ticket_id=ticket_id)
+        got.append(message["text"])
+    assert got == texts
+    with pytest.raises(TimeoutError):  # and nothing twice
+        await console.next_event("message.customer", timeout=2, ticket_id=ticket_id)
+
+
+async def test_a_handoff_crosses_rasa_workers_and_bridge_instances(production: Production):
+    consumer = production.consumer()
+    name = f"prod-agent-{uuid.uuid4().hex[:6]}"
+    customer, console, ticket = await handed_over(production, other(consumer), name)
+    try:
+        said = ["我的订单还没到", "订单号是 20240101", "麻烦尽快处理"]
+        for text in said:
+            customer.say(text)
+        await heard(console, ticket["id"], said)
+
+        # Each reply reaches Rasa through whichever worker takes the bridge's
+        # call; the customer's socket is open on one of them.
+        for number in range(4):
+            status, sent = await console.reply(ticket["id"], f"第 {number} 条回复")
+            assert status == 201, sent
+            reply = await wait(customer, f"第 {number} 条回复")
+            assert reply["metadata"]["sender"] == "agent"
+
+        await console.resolve(ticket["id"])
+        await wait(customer, "打分")
+    finally:
+        customer.close()
+        if console.socket is not None:
+            await console.__aexit__()
+
+
+async def test_a_killed_bridge_instance_loses_no_message(production: Production):
+    consumer = production.consumer()
+    name = f"prod-kill-{uuid.uuid4().hex[:6]}"
+    customer, console, ticket = await handed_over(production, consumer, name)
+    try:
+        killed = production.supervisor.process(consumer)
+        killed.kill()  # SIGKILL: no goodbye to anyone
+        await asyncio.to_thread(killed.wait)
+        killed_at = asyncio.get_running_loop().time()
+        customer.say("还在吗")  # while the console has no bridge
+        # The console reconnects through the shared port, to the survivor,
+        # which took over Rasa's queue; its session is in the database.
+        await console.__aexit__()
+        console = await reconnected(production.handoff, name)
+        customer.say("我等着呢")
+        await heard(console, ticket["id"], ["我等着呢"])
+        # What came in between is in the conversation the console reloads.
+        status, context = await console.call("GET", f"/api/tickets/{ticket['id']}/context")
+        said = [turn["text"] for turn in context["transcript"] if turn["sender"] == "customer"]
+        assert (said.count("还在吗"), said.count("我等着呢")) == (1, 1), said
+        status, sent = await console.reply(ticket["id"], "抱歉久等")
+        assert status == 201, sent
+        await wait(customer, "抱歉久等")
+        # Past the disconnect grace and the dead instance's heartbeat, the
+        # agent is still online and still has the conversation.
+        grace = float(production.stack.environment["HANDOFF_DISCONNECT_GRACE_SECONDS"])
+        await asyncio.sleep(max(killed_at + grace + 5 - asyncio.get_running_loop().time(), 0))
+        after = production.handoff.ticket(ticket["id"])
+        assert (after["status"], after["assignee_id"]) == ("in_progress", ticket["assignee_id"])
+        status, me = await console.call("GET", "/api/session")
+        assert me["agent"]["presence"] == "online", me
+        await console.resolve(ticket["id"])
+    finally:
+        customer.close()
+        if console.socket is not None:
+            await console.__aexit__()
+
+
+def rabbitmq(command: str) -> None:
+    subprocess.run(["rabbitmqctl", command], check=True, capture_output=True, timeout=120)
+
+
+async def test_rabbitmq_restarted_mid_conversation_loses_and_repeats_nothing(
+    production: Production,
+):
+    name = f"prod-mq-{uuid.uuid4().hex[:6]}"
+    customer, console, ticket = await handed_over(production, production.consumer(), name)
+    try:
+        await asyncio.to_thread(rabbitmq, "stop_app")
+        try:
+            said = ["消息一", "消息二", "消息三"]
+            for text in said:
+                customer.say(text)
+                await asyncio.sleep(0.5)
+        finally:
+            await asyncio.to_thread(rabbitmq, "start_app")
+        await heard(console, ticket["id"], said)
+        await console.resolve(ticket["id"])
+    finally:
+        customer.close()
+        if console.socket is not None:
+            await console.__aexit__()
