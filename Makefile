@@ -86,17 +86,17 @@ validate: $(INSTALLED)
 	$(BIN)/rasa data validate
 
 bench-faq: $(INSTALLED)
-	$(PY) bench/faq.py $(SHARED)/benchmarks/faq/afqmc/kb.jsonl $(SHARED)/benchmarks/faq/afqmc/queries.jsonl
+	$(PY) -m bench.faq $(SHARED)/benchmarks/faq/afqmc/kb.jsonl $(SHARED)/benchmarks/faq/afqmc/queries.jsonl
 
 bench-nlu: $(INSTALLED)
-	$(PY) bench/nlu.py $(SHARED)/benchmarks/nlu/smp2019/train.yml $(SHARED)/benchmarks/nlu/smp2019/test.yml
-	$(PY) bench/nlu.py $(SHARED)/benchmarks/nlu/banking77/train.yml $(SHARED)/benchmarks/nlu/banking77/test.yml
+	$(PY) -m bench.nlu $(SHARED)/benchmarks/nlu/smp2019/train.yml $(SHARED)/benchmarks/nlu/smp2019/test.yml
+	$(PY) -m bench.nlu $(SHARED)/benchmarks/nlu/banking77/train.yml $(SHARED)/benchmarks/nlu/banking77/test.yml
 
 bench-relay: $(MODEL)
-	$(PY) bench/relay.py --conversations 200 --agents 10 --messages 5
+	$(PY) -m bench.relay --conversations 200 --agents 10 --messages 5
 
 bench-abuse: $(MODEL)
-	$(PY) bench/abuse.py
+	$(PY) -m bench.abuse
 
 clean:
 	rm -rf models .rasa results .pytest_cache .ruff_cache

@@ -34,13 +34,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from actions.bridge import BridgeError
+from cloudpick_home import PROJECT
 
 if TYPE_CHECKING:
     from sanic import Sanic
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "var" / "handoff-outbox.db"
+DEFAULT_PATH = PROJECT / "var" / "handoff-outbox.db"
 RETRY_FIRST_SECONDS = 1.0
 RETRY_MAX_SECONDS = 60.0
 # The bridge refused the handoff itself: sending it again cannot help. Other

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from analytics.config import PROJECT
+from cloudpick_home import PROJECT
 
 CHANNELS_FILE = PROJECT / "channels.yml"
 

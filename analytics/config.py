@@ -12,8 +12,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from analytics.errors import ConfigError
+from cloudpick_home import PROJECT
 
-PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_TICKETS_URL = f"sqlite:///{PROJECT / 'var' / 'handoff.db'}"
 SQL_DIALECT_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
 # Rasa's own SQL store and ours (addons/tracker_store.py) share the tables.

@@ -1,8 +1,8 @@
 """What abuse costs honest customers: their latency with and without attackers.
 
-    python bench/abuse.py                      # 8 customers, 60 s a phase, A/B/A/B
-    python bench/abuse.py --small              # 2 customers, 8 s a phase, A/B
-    python bench/abuse.py --json results.json
+    python -m bench.abuse                      # 8 customers, 60 s a phase, A/B/A/B
+    python -m bench.abuse --small              # 2 customers, 8 s a phase, A/B
+    python -m bench.abuse --json results.json
 
 The benchmark starts its own stack on free loopback ports in a temporary
 directory, through the launcher (`scripts/stack.py`), with the trained model
@@ -57,12 +57,8 @@ from typing import Any
 
 import aiohttp
 
-PROJECT = Path(__file__).resolve().parent.parent
-if str(PROJECT) not in sys.path:  # run as `python bench/abuse.py`
-    sys.path.insert(0, str(PROJECT))
-
-from scripts.stack import LOOPBACK, Ports, Secrets, Stack  # noqa: E402
-from scripts.supervisor import Supervisor, SupervisorError  # noqa: E402
+from scripts.stack import LOOPBACK, Ports, Secrets, Stack
+from scripts.supervisor import Supervisor, SupervisorError
 
 TARGET_RATIO = 1.5
 STARTUP_TIMEOUT = 240

@@ -1,6 +1,6 @@
 """Times the analytics report on a synthetic tracker store and ticket DB.
 
-    python bench/analytics.py --events 1000000 --incremental-events 10000
+    python -m bench.analytics --events 1000000 --incremental-events 10000
 
 Generates conversations until the tracker store holds about --events events
 (mixed channels and languages, FAQ questions, fallbacks, handoffs with
@@ -23,10 +23,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from analytics.synthetic import generate  # noqa: E402
+from analytics.synthetic import generate
+from cloudpick_home import PROJECT
 
 EVENTS_PER_CONVERSATION = 22  # about what the generator writes on average
 START = datetime(2026, 10, 26)

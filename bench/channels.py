@@ -1,9 +1,9 @@
 """What the channels cost customers and the server, against baselines
 measured in the same run.
 
-    python bench/channels.py                 # 50 WeChat followers, 60 s idle sockets
-    python bench/channels.py --small         # 5 followers, 10 s idle sockets
-    python bench/channels.py --json out.json
+    python -m bench.channels                 # 50 WeChat followers, 60 s idle sockets
+    python -m bench.channels --small         # 5 followers, 10 s idle sockets
+    python -m bench.channels --json out.json
 
 The benchmark starts its own stack on free loopback ports in a temporary
 directory through the launcher (`scripts/stack.py`), with the trained model
@@ -50,14 +50,10 @@ from typing import Any
 
 import aiohttp
 
-PROJECT = Path(__file__).resolve().parent.parent
-if str(PROJECT) not in sys.path:  # run as `python bench/channels.py`
-    sys.path.insert(0, str(PROJECT))
-
-from bench._wechat_load import CONVERSATION, passive_reply_rate  # noqa: E402
-from scripts.stack import LOOPBACK, Ports, Secrets, Stack, free_port  # noqa: E402
-from scripts.supervisor import Supervisor, SupervisorError  # noqa: E402
-from tests.fakes import FakePlatforms, every_fake  # noqa: E402
+from bench._wechat_load import CONVERSATION, passive_reply_rate
+from scripts.stack import LOOPBACK, Ports, Secrets, Stack, free_port
+from scripts.supervisor import Supervisor, SupervisorError
+from tests.fakes import FakePlatforms, every_fake
 
 STARTUP_TIMEOUT = 240
 SETTLE_SECONDS = 6.0

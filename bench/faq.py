@@ -1,6 +1,6 @@
 """FAQ retrieval quality of the project's index against plain BM25.
 
-    python bench/faq.py KB_JSONL QUERIES_JSONL
+    python -m bench.faq KB_JSONL QUERIES_JSONL
 
 KB_JSONL holds one entry a line, {"id", "question", "answer"}; QUERIES_JSONL
 one query a line, {"query", "relevant": [ids]} (the format of
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -26,8 +25,6 @@ from pathlib import Path
 import jieba
 import numpy as np
 from rank_bm25 import BM25Okapi
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from addons.nlu.faq_index import FaqIndex
 from addons.nlu.sentence_encoder import SentenceEncoder

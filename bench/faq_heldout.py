@@ -1,6 +1,6 @@
 """FAQ retrieval on the project's own knowledge base, on phrasings held out of training.
 
-    python bench/faq_heldout.py [--held-out 2] [--seed 0] [--config config.yml]
+    python -m bench.faq_heldout [--held-out 2] [--seed 0] [--config config.yml]
 
 For every entry of data/faq/, `--held-out` phrasings are removed and asked as
 customer questions; the rest is the knowledge base. Three retrievers answer
@@ -17,7 +17,6 @@ import asyncio
 import logging
 import os
 import random
-import sys
 import tempfile
 from collections import defaultdict
 from pathlib import Path
@@ -26,12 +25,10 @@ import numpy as np
 import yaml
 from rank_bm25 import BM25Okapi
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from addons.nlu.faq_index import FaqIndex  # noqa: E402
-from addons.nlu.text import detect_language  # noqa: E402
-from bench.faq import evaluate, jieba_words  # noqa: E402
+from addons.nlu.faq_index import FaqIndex
+from addons.nlu.text import detect_language
+from bench.faq import evaluate, jieba_words
+from cloudpick_home import PROJECT
 
 
 def split_knowledge_base(held_out: int, seed: int):

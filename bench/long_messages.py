@@ -1,8 +1,8 @@
 """What one long message costs Rasa's event loop: NLU time by message length.
 
-    python bench/long_messages.py                        # 100 … 100,000 characters
-    python bench/long_messages.py --lengths 2000 100000 --repeats 5
-    python bench/long_messages.py --unfixed               # without addons.rasa_fixes
+    python -m bench.long_messages                        # 100 … 100,000 characters
+    python -m bench.long_messages --lengths 2000 100000 --repeats 5
+    python -m bench.long_messages --unfixed               # without addons.rasa_fixes
 
 Parses random Chinese text (the worst case for jieba's dictionary look-ups,
 the kind a pasted document or a flood sends) with the trained model
@@ -23,11 +23,8 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-if str(PROJECT) not in sys.path:  # run as `python bench/long_messages.py`
-    sys.path.insert(0, str(PROJECT))
+from cloudpick_home import PROJECT
 
 DEFAULT_LENGTHS = (100, 2_000, 5_000, 10_000, 20_000, 100_000)
 

@@ -1,7 +1,7 @@
 """Trains NLU pipelines on any Rasa NLU dataset and scores them on a test split.
 
-    python bench/nlu.py TRAIN_YML TEST_YML [--pipelines ours stock]
-    python bench/nlu.py TRAIN_YML --folds 5 [--config other_config.yml]
+    python -m bench.nlu TRAIN_YML TEST_YML [--pipelines ours stock]
+    python -m bench.nlu TRAIN_YML --folds 5 [--config other_config.yml]
 
 `ours` is the pipeline of the project's config.yml; `stock` is Rasa's default
 pipeline for the data's language (bench/configs/). Both are trained and scored
@@ -22,7 +22,6 @@ import asyncio
 import json
 import logging
 import os
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -31,18 +30,17 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT))
-
-from addons.nlu.text import detect_language  # noqa: E402
+from addons.nlu.text import detect_language
+from cloudpick_home import PROJECT
 
 if TYPE_CHECKING:
     from rasa.shared.nlu.training_data.message import Message
     from rasa.shared.nlu.training_data.training_data import TrainingData
 
+# Shipped with the package: they belong to the benchmark, not to a deployment.
 STOCK_CONFIGS = {
-    "zh": PROJECT / "bench" / "configs" / "stock_zh.yml",
-    "en": PROJECT / "bench" / "configs" / "stock_default.yml",
+    "zh": Path(__file__).with_name("configs") / "stock_zh.yml",
+    "en": Path(__file__).with_name("configs") / "stock_default.yml",
 }
 
 

@@ -1,9 +1,9 @@
 """Relay latency of the handoff bridge under load: N customers talking live
 with M agents through Rasa and the bridge at the same time.
 
-    python bench/relay.py --conversations 200 --agents 10 --messages 5
-    python bench/relay.py --small                  # 5 conversations, 2 agents, 2 messages
-    python bench/relay.py --database-url postgresql://... --json results.json
+    python -m bench.relay --conversations 200 --agents 10 --messages 5
+    python -m bench.relay --small                  # 5 conversations, 2 agents, 2 messages
+    python -m bench.relay --database-url postgresql://... --json results.json
 
 The benchmark starts its own stack on free loopback ports in a temporary
 directory: the bridge (SQLite unless --database-url), the action server,
@@ -65,12 +65,9 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-PROJECT = Path(__file__).resolve().parent.parent
-if str(PROJECT) not in sys.path:  # run as `python bench/relay.py`
-    sys.path.insert(0, str(PROJECT))
-
-from scripts.stack import ENDPOINTS_TEMPLATE, LOOPBACK, Ports, Secrets, Stack  # noqa: E402
-from scripts.supervisor import Supervisor, SupervisorError  # noqa: E402
+from cloudpick_home import PROJECT
+from scripts.stack import ENDPOINTS_TEMPLATE, LOOPBACK, Ports, Secrets, Stack
+from scripts.supervisor import Supervisor, SupervisorError
 
 MODEL = PROJECT / "models" / "cloudpick.tar.gz"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from handoff.settings import PROJECT
+from cloudpick_home import PROJECT
 
 CHANNELS_FILE = PROJECT / "channels.yml"
 LANGUAGES = ("zh", "en")

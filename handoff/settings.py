@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseSettings, Field, IPvAnyNetwork
 from sqlalchemy.engine import make_url
 
-PROJECT = Path(__file__).resolve().parent.parent
+from cloudpick_home import PROJECT
 
 
 class Settings(BaseSettings):

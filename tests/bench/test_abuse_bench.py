@@ -23,7 +23,7 @@ def test_abuse_benchmark_finds_honest_customers_answered_and_no_server_error(
 ):
     results = tmp_path / "abuse.json"
     run = subprocess.run(
-        [sys.executable, "bench/abuse.py", "--small", "--json", str(results)],
+        [sys.executable, "-m", "bench.abuse", "--small", "--json", str(results)],
         cwd=PROJECT,
         capture_output=True,
         text=True,

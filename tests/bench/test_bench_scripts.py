@@ -31,7 +31,7 @@ def test_faq_benchmark_on_a_small_knowledge_base(tmp_path):
     ]
     (tmp_path / "kb.jsonl").write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in kb))
     (tmp_path / "q.jsonl").write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in queries))
-    output = run("bench/faq.py", str(tmp_path / "kb.jsonl"), str(tmp_path / "q.jsonl"))
+    output = run("-m", "bench.faq", str(tmp_path / "kb.jsonl"), str(tmp_path / "q.jsonl"))
     for retriever in ("words", "words \\+ meaning"):
         ours = re.search(rf"FaqIndex \({retriever}\)\s+R@1 ([\d.]+)", output)
         assert ours is not None, output
@@ -72,7 +72,7 @@ nlu:
     (tmp_path / "test.yml").write_text(test, "utf-8")
     scores = tmp_path / "scores.json"
     output = run(
-        "bench/nlu.py", str(tmp_path / "train.yml"), str(tmp_path / "test.yml"),
+        "-m", "bench.nlu", str(tmp_path / "train.yml"), str(tmp_path / "test.yml"),
         "--pipelines", "ours", "--json", str(scores),
     )  # fmt: skip
     assert "language zh" in output
@@ -82,7 +82,7 @@ nlu:
     assert ours["intent_accuracy"] == 1.0
 
     output = run(
-        "bench/nlu.py", str(tmp_path / "train.yml"), "--folds", "2",
+        "-m", "bench.nlu", str(tmp_path / "train.yml"), "--folds", "2",
         "--pipelines", "ours", "--json", str(scores),
     )  # fmt: skip
     assert "2-fold cross-validation" in output
@@ -91,7 +91,7 @@ nlu:
     assert ours["intent_accuracy"] >= 0.8
 
     refused = subprocess.run(
-        [sys.executable, "bench/nlu.py", str(tmp_path / "train.yml")],
+        [sys.executable, "-m", "bench.nlu", str(tmp_path / "train.yml")],
         cwd=PROJECT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert refused.returncode == 2 and "either TEST_YML or --folds" in refused.stderr
@@ -100,7 +100,7 @@ nlu:
 def test_analytics_benchmark_on_a_small_store(tmp_path):
     figures_file = tmp_path / "figures.json"
     run(
-        "bench/analytics.py", "--events", "3000", "--incremental-events", "400",
+        "-m", "bench.analytics", "--events", "3000", "--incremental-events", "400",
         "--workdir", str(tmp_path / "data"), "--json", str(figures_file),
     )  # fmt: skip
     figures = json.loads(figures_file.read_text())

@@ -22,7 +22,7 @@ def test_channels_benchmark_measures_widget_wechat_and_idle_sockets_against_base
 ):
     results = tmp_path / "channels.json"
     run = subprocess.run(
-        [sys.executable, "bench/channels.py", "--small", "--json", str(results)],
+        [sys.executable, "-m", "bench.channels", "--small", "--json", str(results)],
         cwd=PROJECT,
         capture_output=True,
         text=True,

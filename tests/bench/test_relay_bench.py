@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 def test_relay_benchmark_delivers_every_message_exactly_once(trained_model: Path, tmp_path):
     results = tmp_path / "relay.json"
     run = subprocess.run(
-        [sys.executable, "bench/relay.py", "--small", "--json", str(results)],
+        [sys.executable, "-m", "bench.relay", "--small", "--json", str(results)],
         cwd=PROJECT,
         capture_output=True,
         text=True,
