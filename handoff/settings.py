@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     # Rasa's events through RabbitMQ (the production topology's event
     # broker, `addons.broker.RabbitMQEventBroker`) instead of HTTP posts.
     rabbitmq_url: str | None = None
-    rabbitmq_exchange: str = "rasa-exchange"
-    rabbitmq_queue: str = "handoff"
+    # The same names as Rasa's side (RABBITMQ_EXCHANGE, RABBITMQ_QUEUE).
+    rabbitmq_exchange: str = "cloudpick"
+    rabbitmq_queue: str = "cloudpick.handoff"
     # An offered conversation goes back to the queue if not accepted in time.
     accept_timeout_seconds: float = 60.0
     # A waiting customer who says nothing for this long is marked abandoned.

@@ -22,9 +22,9 @@ from typing import Any
 
 import yaml
 
+from cloudpick_home import PROJECT
 from scripts.servers import SharedServers
 
-PROJECT = Path(__file__).resolve().parent.parent
 DEFAULT_VAR = PROJECT / "var"
 ENDPOINTS_TEMPLATE = PROJECT / "endpoints.yml"
 PRODUCTION_TEMPLATE = PROJECT / "endpoints.production.yml"

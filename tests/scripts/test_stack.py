@@ -4,6 +4,7 @@ private."""
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
 
@@ -11,7 +12,16 @@ import pytest
 import yaml
 
 from scripts.rasa_cli import rasa_arguments
-from scripts.stack import ENDPOINTS_TEMPLATE, Ports, Secrets, Stack, make_private
+from scripts.servers import SharedServers
+from scripts.stack import (
+    ENDPOINTS_TEMPLATE,
+    PRODUCTION_TEMPLATE,
+    Ports,
+    Secrets,
+    Stack,
+    Topology,
+    make_private,
+)
 
 
 def mode(path: Path) -> int:
@@ -121,3 +131,69 @@ def test_files_earlier_versions_left_readable_become_private(tmp_path: Path):
     make_private(var)
     assert mode(var) == mode(var / "analytics") == 0o700
     assert {mode(path) for path in var.rglob("*") if path.is_file()} == {0o600}
+
+
+def production_stack(tmp_path: Path, **servers: str) -> Stack:
+    return Stack(
+        ports=Ports(rasa=6005, actions=6055, bridge=6056),
+        secrets=Secrets.generate(),
+        var=tmp_path / "var",
+        topology=Topology(
+            rasa_workers=2,
+            action_workers=3,
+            bridges=2,
+            servers=SharedServers.from_environment(servers),
+        ),
+    )
+
+
+def test_the_production_profile_reads_the_servers_and_counts_from_the_environment():
+    topology = Topology.production(
+        {"SANIC_WORKERS": "3", "HANDOFF_INSTANCES": "4", "POSTGRES_PORT": "6543"}
+    )
+    assert (topology.rasa_workers, topology.action_workers, topology.bridges) == (3, 2, 4)
+    assert topology.servers.postgres_port == 6543  # a number, as read
+    assert topology.template.name == "endpoints.production.yml"
+    assert Topology().template == ENDPOINTS_TEMPLATE
+
+
+def test_every_production_process_finds_the_shared_servers(tmp_path: Path):
+    stack = production_stack(tmp_path, REDIS_PASSWORD="p@ss", RABBITMQ_QUEUE="q1")
+    *bridges, actions, rasa = stack.services()
+    # Two bridges share the port; each is checked on its own.
+    assert [b.name for b in bridges] == ["bridge-1", "bridge-2"]
+    assert [b.health_url for b in bridges] == [
+        "http://127.0.0.1:6057/health",
+        "http://127.0.0.1:6058/health",
+    ]
+    assert all(b.command[-4:-2] == ["--port", "6056"] for b in bridges)
+    first = bridges[0].env
+    assert first["HANDOFF_DATABASE_URL"] == "postgresql://postgres@127.0.0.1:5432/cloudpick_handoff"
+    assert first["HANDOFF_REDIS_URL"] == "redis://:p%40ss@127.0.0.1:6379/0"
+    assert first["HANDOFF_RABBITMQ_QUEUE"] == rasa.env["RABBITMQ_QUEUE"] == "q1"
+    assert first["HANDOFF_RABBITMQ_EXCHANGE"] == rasa.env["RABBITMQ_EXCHANGE"]
+    assert first["HANDOFF_ATTACHMENTS_DIR"] == bridges[1].env["HANDOFF_ATTACHMENTS_DIR"]
+    assert rasa.env["SANIC_WORKERS"] == "2" and actions.env["ACTION_SERVER_SANIC_WORKERS"] == "3"
+    assert rasa.env["CHANNELS_REDIS_URL"] == first["HANDOFF_REDIS_URL"]
+
+
+def test_every_variable_of_the_production_endpoints_is_given_to_rasa(tmp_path: Path):
+    """Rasa refuses to start on a `${VAR}` it cannot expand."""
+    stack = production_stack(tmp_path)
+    rendered = yaml.safe_dump(stack.rendered_endpoints())
+    values = yaml.safe_dump(yaml.safe_load(PRODUCTION_TEMPLATE.read_text()))  # no comments
+    wanted = set(re.findall(r"\$\{(\w+)\}", values))
+    assert wanted, "the template names its servers through the environment"
+    assert wanted <= set(stack.services()[-1].env), wanted - set(stack.services()[-1].env)
+    assert stack.tracker_db is None  # PostgreSQL: no SQLite file to prepare
+    assert "${ACTION_SERVER_URL}" not in rendered  # the launcher renders its own
+
+
+def test_isolated_servers_keep_their_state_apart():
+    shared = SharedServers()
+    mine = shared.isolated("t1")
+    assert mine.postgres_host == shared.postgres_host
+    assert {mine.tracker_db, mine.handoff_db} & {shared.tracker_db, shared.handoff_db} == set()
+    assert mine.redis_key_prefix.startswith(shared.redis_key_prefix + ".")
+    assert mine.rabbitmq_queue != shared.rabbitmq_queue
+    assert mine.rabbitmq_exchange != shared.rabbitmq_exchange
