@@ -33,6 +33,12 @@ from scripts.stack import Stack, Topology
 from scripts.supervisor import StartupFailed, Supervisor
 from tests.addons.channels.web_client import WebCustomer
 from tests.fakes import FakePlatforms, every_fake
+from tests.integration import test_app_channel as app
+from tests.integration import test_form_channel as form
+from tests.integration import test_mail_channel as mail
+from tests.integration import test_telegram_channel as telegram
+from tests.integration import test_web_channel as web
+from tests.integration import test_wechat_channel as wechat
 from tests.integration.conftest import (
     STARTUP_TIMEOUT,
     Assistant,
@@ -259,3 +265,33 @@ async def test_rabbitmq_restarted_mid_conversation_loses_and_repeats_nothing(
         customer.close()
         if console.socket is not None:
             await console.__aexit__()
+
+
+# Every channel's own end-to-end flow, run again on this topology: the
+# platform's message reaches one Rasa worker, the agent's reply leaves
+# through another, retries may reach either.
+CHANNEL_FLOWS = {
+    "web": lambda stack, session: web.test_a_web_customer_is_greeted_handed_to_an_agent_and_back(
+        stack, "websocket"
+    ),
+    "wechat": wechat.test_a_follower_goes_through_bot_agent_and_survey_in_safe_mode,
+    "wechat-retries": wechat.test_plaintext_buttons_retries_and_bad_requests,
+    "telegram": lambda stack, session: (
+        telegram.test_a_telegram_customer_is_greeted_handed_to_an_agent_and_back(stack)
+    ),
+    "app": lambda stack, session: app.test_an_app_customer_is_handed_to_an_agent_and_back(stack),
+    "app-retries": lambda stack, session: (
+        app.test_a_callback_the_app_fails_is_retried_with_the_same_delivery_id(stack)
+    ),
+    "mail": lambda stack, session: mail.test_buttons_handoff_agent_reply_and_survey_all_by_mail(
+        stack
+    ),
+    "form": lambda stack,
+    session: form.test_a_form_ticket_is_answered_by_mail_and_continued_by_mail(stack),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNEL_FLOWS)
+async def test_every_channel_hands_off_on_this_topology(production: Production, channel: str):
+    async with aiohttp.ClientSession() as session:
+        await CHANNEL_FLOWS[channel](production.handoff, session)
