@@ -129,13 +129,17 @@ class Bm25View:
 
     def scores(self, queries: Sequence[list[str]]) -> np.ndarray:
         """BM25 of every query (each distinct term once) against every document."""
-        rows, columns = [], []
-        for row, terms in enumerate(queries):
-            for column in {self.vocabulary[t] for t in terms if t in self.vocabulary}:
-                rows.append(row)
-                columns.append(column)
-        shape = (len(queries), self.term_weights.shape[0])
-        query_matrix = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=shape)
+        columns: list[int] = []
+        indptr = [0]
+        for terms in queries:
+            columns += sorted({self.vocabulary[t] for t in terms if t in self.vocabulary})
+            indptr.append(len(columns))
+        # Built from its parts: scipy's (row, column) form goes through a
+        # second format and checks, which cost more than the product.
+        query_matrix = sp.csr_matrix(
+            (np.ones(len(columns)), np.asarray(columns, dtype=np.int32), np.asarray(indptr)),
+            shape=(len(queries), self.term_weights.shape[0]),
+        )
         return (query_matrix @ self.term_weights).toarray()
 
 
