@@ -36,6 +36,8 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import rasa.shared.utils.cli
+import sqlalchemy
+import sqlalchemy.orm
 from rasa.core import tracker_store
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
@@ -65,6 +67,18 @@ def _name(value: Any) -> str | None:
 
 
 class SQLTrackerStore(tracker_store.SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Rasa's, with connections checked before use: after a database
+        restart Rasa's pool hands out dead connections, and the failed save
+        is then kept only in memory (Rasa's fail-safe store)."""
+        super().__init__(*args, **kwargs)
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sqlalchemy.create_engine(
+            url, pool_pre_ping=True, **tracker_store.create_engine_kwargs(url)
+        )
+        self.sessionmaker = sqlalchemy.orm.sessionmaker(bind=self.engine)
+
     @contextlib.contextmanager
     def session_scope(self) -> Iterator[Session]:
         """Rasa's, but only a missing schema ends the process."""

@@ -130,6 +130,18 @@ class BridgeUnavailable(ChannelError):
     default_message = "Files cannot be received right now; please try again later."
 
 
+class AssistantUnavailable(ChannelError):
+    """The message could not be handled because a server the assistant
+    needs is away (the lock store's Redis, the tracker store's database):
+    nothing of it was kept, so the customer should send it again."""
+
+    code = "assistant_unavailable"
+    default_message = (
+        "抱歉，系统暂时繁忙，请稍后再发一次。"
+        "Sorry, we could not take your message just now; please send it again in a moment."
+    )
+
+
 class DeliveryFailed(Exception):
     """A platform did not take a message going out to a customer.
 

@@ -41,6 +41,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, ResponseStream
 
 from addons.channels.errors import (
+    AssistantUnavailable,
     ChannelError,
     InvalidInputChannel,
     InvalidMessage,
@@ -119,6 +120,10 @@ class RestInput(rest.RestInput):
                 structlogger.error("rest.message.received.timeout", text=copy.deepcopy(text))
             except Exception:
                 structlogger.exception("rest.message.received.failure", text=copy.deepcopy(text))
+                if not collector.messages:
+                    # Rasa answers 200 with nothing: the client could not
+                    # tell an outage from a silent bot, nor know to resend.
+                    return error_response(AssistantUnavailable())
             return response.json(collector.messages)
 
         return webhook

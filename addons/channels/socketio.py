@@ -41,10 +41,11 @@ credentials.yml:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import mimetypes
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ from socketio import AsyncServer
 from addons.channels import cluster, engineio_sanic, handoff_client
 from addons.channels.environment import with_environment
 from addons.channels.errors import (
+    AssistantUnavailable,
     AttachmentTypeNotAllowed,
     BodyTooLarge,
     BridgeUnavailable,
@@ -163,6 +165,28 @@ class WebOutput(socketio.SocketIOOutput):
         )
 
 
+class InOrder:
+    """One turn at a time per key, in the order the turns were asked for
+    (asyncio's lock wakes its waiters first come, first served)."""
+
+    def __init__(self) -> None:
+        self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def turn(self, key: str) -> AsyncIterator[None]:
+        lock, waiting = self._turns.get(key) or (asyncio.Lock(), 0)
+        self._turns[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiting = self._turns[key]
+            if waiting == 1:
+                del self._turns[key]
+            else:
+                self._turns[key] = (lock, waiting - 1)
+
+
 class SocketIOInput(socketio.SocketIOInput):
     def __init__(
         self,
@@ -175,6 +199,7 @@ class SocketIOInput(socketio.SocketIOInput):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.guard = InboundGuard(limits)
+        self.in_order = InOrder()
         self.sessions = SessionTokens(session_secret)
         self.identity_secret = identity_secret
         self.max_attachment_bytes = max_attachment_bytes
@@ -284,12 +309,16 @@ class SocketIOInput(socketio.SocketIOInput):
         admitted = self.guard.admit(session.sender_id, data.get("message", ""), None)
         metadata = self.metadata(data)
         assert self.sio is not None
-        if self.session_persistence:
-            await self.sio.enter_room(sid, session.sender_id, namespace=self.namespace)
-        if (admitted.text or "").strip() in SESSION_START_PAYLOADS:
-            await self.start_conversation(sid, session, metadata)
-            return
-        await self.say(session.sender_id, admitted.text, metadata, on_new_message)
+        # Nothing above waits, so messages take their turn in the order they
+        # came: python-socketio handles each in a task of its own, and the
+        # emits below wait on Redis when several processes share the chat.
+        async with self.in_order.turn(session.sender_id):
+            if self.session_persistence:
+                await self.sio.enter_room(sid, session.sender_id, namespace=self.namespace)
+            if (admitted.text or "").strip() in SESSION_START_PAYLOADS:
+                await self.start_conversation(sid, session, metadata)
+                return
+            await self.say(session.sender_id, admitted.text, metadata, on_new_message)
 
     async def say(
         self,
@@ -325,12 +354,12 @@ class SocketIOInput(socketio.SocketIOInput):
     async def reject(self, sid: str, error: ChannelError) -> None:
         assert self.sio is not None
         await self.sio.emit(REJECTED_EVENT, error.as_dict(), room=sid, namespace=self.namespace)
-        if isinstance(error, RateLimited):
+        notice = {RateLimited: SLOW_DOWN_NOTICE, AssistantUnavailable: error.message}.get(
+            type(error)
+        )
+        if notice:
             await self.sio.emit(
-                self.bot_message_evt,
-                {"text": SLOW_DOWN_NOTICE},
-                room=sid,
-                namespace=self.namespace,
+                self.bot_message_evt, {"text": notice}, room=sid, namespace=self.namespace
             )
 
     # --- HTTP routes --------------------------------------------------------
@@ -434,6 +463,11 @@ class SocketIOInput(socketio.SocketIOInput):
             except ChannelError as error:
                 logger.info("Refused a socket.io message from %s: %s", sid, error.code)
                 await self.reject(sid, error)
+            except Exception:
+                # A server Rasa needs is away: the customer learns the
+                # message was not taken, rather than waiting for a reply.
+                logger.exception("A socket.io message from %s could not be handled", sid)
+                await self.reject(sid, AssistantUnavailable())
 
         @sio.on("session_request", namespace=self.namespace)
         async def session_request(sid: str, data: Any = None) -> None:

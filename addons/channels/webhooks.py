@@ -18,6 +18,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from addons.channels.errors import (
+    AssistantUnavailable,
     AttachmentTypeNotAllowed,
     BodyTooLarge,
     BridgeUnavailable,
@@ -44,6 +45,7 @@ STATUS = {
     AttachmentTypeNotAllowed: HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     NoOpenTicket: HTTPStatus.CONFLICT,
     BridgeUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+    AssistantUnavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
 
