@@ -24,6 +24,7 @@ from handoff.app_keys import (
     BUS,
     DATABASE,
     DISPATCHER,
+    FANOUT,
     FLOWS,
     PASSWORDS,
     RASA,
@@ -90,10 +91,13 @@ def allowed(request: web.Request, action: Action) -> Agent | None:
 
 @routes.get("/health", name="health")
 async def health(request: web.Request) -> web.Response:
-    """Liveness, and which instance answered; with RabbitMQ, whether this
+    """Liveness, and which instance answered; with Redis, whether it is
+    reached; with RabbitMQ, whether this
     instance is connected and how many of Rasa's events it has taken (the
     active consumer's count grows)."""
     health: dict[str, Any] = {"status": "ok", "instance": request.app[SETTINGS].instance_id}
+    if (fanout := request.app.get(FANOUT)) is not None:
+        health["redis"] = {"connected": fanout.reachable}
     if (consumer := request.app.get(RASA_EVENTS)) is not None:
         health["rabbitmq"] = {"connected": consumer.reachable, "consumed": consumer.consumed}
     return web.json_response(health)

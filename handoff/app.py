@@ -25,6 +25,7 @@ from handoff.app_keys import (
     BUS,
     DATABASE,
     DISPATCHER,
+    FANOUT,
     FLOWS,
     LOGIN_THROTTLE,
     PASSWORDS,
@@ -208,7 +209,7 @@ async def _shared_state(
     consoles = RedisConsoles(client, prefix, instance)
     await consoles.start()
     stack.push_async_callback(consoles.close)
-    fanout = RedisFanout(
+    fanout = app[FANOUT] = RedisFanout(
         url=settings.redis_url,
         channel=f"{prefix}:events",
         instance_id=instance,

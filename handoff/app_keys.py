@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from handoff.db import Database
     from handoff.dispatcher import PresenceTracker, QueueDispatcher
     from handoff.events import EventBus
+    from handoff.fanout import RedisFanout
     from handoff.rasa import RasaClient
     from handoff.rasa_events import RasaEventConsumer
     from handoff.relay import CustomerRelay
@@ -30,6 +31,8 @@ DISPATCHER: web.AppKey[QueueDispatcher] = web.AppKey("dispatcher")
 PRESENCE: web.AppKey[PresenceTracker] = web.AppKey("presence")
 RELAY: web.AppKey[CustomerRelay] = web.AppKey("relay")
 TYPING: web.AppKey[AgentTyping] = web.AppKey("typing")
+# Only with several instances (Redis configured).
+FANOUT: web.AppKey[RedisFanout] = web.AppKey("fanout")
 # Only when Rasa's events come through RabbitMQ.
 RASA_EVENTS: web.AppKey[RasaEventConsumer] = web.AppKey("rasa_events")
 PASSWORDS: web.AppKey[PasswordWorkers] = web.AppKey("passwords")

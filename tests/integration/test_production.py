@@ -26,10 +26,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis
 import requests
 
 from scripts.servers import SharedServers
-from scripts.stack import Stack, Topology
+from scripts.stack import Stack, Topology, free_port
 from scripts.supervisor import StartupFailed, Supervisor
 from tests.addons.channels.web_client import WebCustomer
 from tests.fakes import FakePlatforms, every_fake
@@ -55,13 +56,45 @@ pytestmark = pytest.mark.integration
 BRIDGES = ("bridge-1", "bridge-2")
 
 
+class PrivateRedis:
+    """A Redis server of the test's own, so that stopping it disturbs
+    nobody else on the machine."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis(port=self.port)
+        wait_for(lambda: _answers(client), timeout=10, what="the test's Redis")
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait()
+
+
+def _answers(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
 @dataclasses.dataclass
 class Production:
-    """The stack and its controls: which instance does what, killing one."""
+    """The stack and its controls: which instance does what, killing one,
+    stopping Redis."""
 
     handoff: HandoffStack
     stack: Stack
     supervisor: Supervisor
+    redis: PrivateRedis
 
     def instance_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.stack.ports.instance_port(BRIDGES.index(name))}"
@@ -91,7 +124,11 @@ class Production:
 
 @pytest.fixture(scope="module")
 def production(trained_model: Path, tmp_path_factory) -> Iterator[Production]:
-    servers = SharedServers.from_environment({}).isolated(f"t{uuid.uuid4().hex[:10]}")
+    private_redis = PrivateRedis()
+    private_redis.start()
+    servers = SharedServers.from_environment({"REDIS_PORT": str(private_redis.port)}).isolated(
+        f"t{uuid.uuid4().hex[:10]}"
+    )
     fakes = FakePlatforms(every_fake())
     fakes.start()
     stack = stack_on_free_ports(
@@ -120,11 +157,13 @@ def production(trained_model: Path, tmp_path_factory) -> Iterator[Production]:
         handoff = HandoffStack(
             assistant, stack.bridge_url, stack.secrets.handoff_api_token, stack.database_url, fakes
         )
-        yield Production(handoff, stack, supervisor)
+        yield Production(handoff, stack, supervisor, private_redis)
     finally:
         supervisor.stop()
         fakes.stop()
+        private_redis.start()  # a test may have left it stopped
         servers.discard()
+        private_redis.stop()
 
 
 def other(name: str) -> str:
@@ -295,3 +334,75 @@ CHANNEL_FLOWS = {
 async def test_every_channel_hands_off_on_this_topology(production: Production, channel: str):
     async with aiohttp.ClientSession() as session:
         await CHANNEL_FLOWS[channel](production.handoff, session)
+
+
+def rest(production: Production, sender: str, text: str) -> requests.Response:
+    return requests.post(
+        f"{production.stack.rasa_url}/webhooks/rest/webhook",
+        json={"sender": sender, "message": text},
+        timeout=60,
+    )
+
+
+def test_with_redis_down_customers_are_told_and_all_recovers_when_it_is_back(
+    production: Production,
+):
+    sender = f"redis-down-{uuid.uuid4().hex[:8]}"
+    production.redis.stop()
+    try:
+        # Rasa's lock store is away: the message is not taken, and the
+        # customer's client is told so (Rasa itself answers 200 and nothing).
+        refused = rest(production, sender, "你好")
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "assistant_unavailable"
+        wait_for(
+            lambda: all(
+                (production.health(name) or {}).get("redis") == {"connected": False}
+                for name in BRIDGES
+            ),
+            what="every bridge instance saying Redis is away",
+        )
+    finally:
+        production.redis.start()
+    wait_for(
+        lambda: all(
+            (production.health(name) or {}).get("redis") == {"connected": True} for name in BRIDGES
+        ),
+        what="every bridge instance back on Redis",
+    )
+    answered = rest(production, sender, "你好")
+    assert answered.status_code == 200 and answered.json(), answered.text
+
+
+def postgresql(command: str) -> None:
+    clusters = subprocess.run(
+        ["pg_lsclusters", "--no-header"], capture_output=True, text=True, check=True
+    ).stdout.split()
+    version, cluster = clusters[0], clusters[1]
+    subprocess.run(
+        ["pg_ctlcluster", version, cluster, command], check=True, capture_output=True, timeout=120
+    )
+
+
+async def test_after_a_postgresql_restart_every_process_reconnects(production: Production):
+    stack = production.handoff
+    sender = f"pg-restart-{uuid.uuid4().hex[:8]}"
+    assert rest(production, sender, "你好").json()
+    await asyncio.to_thread(postgresql, "restart")
+    # Rasa's tracker store: the conversation goes on and is kept.
+    answered = rest(production, sender, "我想查一下订单")
+    assert answered.status_code == 200 and answered.json(), answered.text
+    events = stack.assistant.tracker(sender)["events"]
+    assert [e["text"] for e in events if e["event"] == "user"] == ["你好", "我想查一下订单"]
+    # The bridge (through every instance) and the actions' path to it.
+    for name in BRIDGES:
+        listed = requests.get(
+            f"{production.instance_url(name)}/api/tickets",
+            headers={"Authorization": f"Bearer {stack.api_token}"},
+            timeout=30,
+        )
+        assert listed.status_code == 200, listed.text
+    handed = rest(production, sender, "转人工")
+    assert handed.status_code == 200, handed.text
+    ticket_id = stack.assistant.slots(sender)["ticket_id"]
+    assert stack.ticket(int(ticket_id))["conversation_id"] == sender
