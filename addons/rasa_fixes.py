@@ -36,7 +36,12 @@ model, and the model's graph binds its components' functions as it loads.
 - When the action server cannot be reached, or fails, Rasa logs an error and
   the customer hears nothing. The custom action now utters
   `SERVICE_UNAVAILABLE_RESPONSE` and the bot listens again, so the customer
-  knows to try again and the conversation goes on.
+  knows to try again and the conversation goes on. An action that opens a
+  ticket (`TICKET_ACTIONS`) is not left to the customer: Rasa tells them
+  the request is noted and asks again by itself, every
+  `ACTION_RETRY_SECONDS`, with a reminder re-triggering their intent, so
+  the ticket is opened once the action server is back (a reminder lives in
+  the Rasa process that scheduled it).
 - sanic-jwt, which checks the JWTs of Rasa's HTTP API, answers 401 to a
   token it cannot decode but lets `InvalidAlgorithmError` through: a token
   of another algorithm (`alg: none`, HS512) got anyone a 500 and a
@@ -47,8 +52,10 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import Reversible
 from contextvars import ContextVar
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -60,8 +67,14 @@ from rasa.core.processor import MessageProcessor
 from rasa.graph_components.converters.nlu_message_converter import NLUMessageConverter
 from rasa.nlu.classifiers.regex_message_handler import RegexMessageHandler
 from rasa.shared.constants import DOCS_BASE_URL, INTENT_MESSAGE_PREFIX
-from rasa.shared.core.constants import ACTION_LISTEN_NAME
-from rasa.shared.core.events import BotUttered, Event, FollowupAction, UserUttered
+from rasa.shared.core.constants import ACTION_LISTEN_NAME, EXTERNAL_MESSAGE_PREFIX
+from rasa.shared.core.events import (
+    BotUttered,
+    Event,
+    FollowupAction,
+    ReminderScheduled,
+    UserUttered,
+)
 from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import INTENT_NAME_KEY, TEXT
@@ -85,6 +98,13 @@ logger = logging.getLogger(__name__)
 EXTERNAL_INTENT_PREFIX = "EXTERNAL_"
 # What the customer hears when a custom action cannot run (domain.yml).
 SERVICE_UNAVAILABLE_RESPONSE = "utter_service_unavailable"
+# Actions that open a ticket, tried again until the action server is back,
+# and what the customer hears meanwhile (domain.yml).
+TICKET_ACTIONS = frozenset({"action_request_human", "action_open_ticket"})
+REQUEST_NOTED_RESPONSE = "utter_handoff_unavailable"
+ACTION_RETRY_SECONDS = float(os.environ.get("ACTION_RETRY_SECONDS") or 30)
+# Retries stop after about an hour of the action server being away.
+MAX_ACTION_RETRIES = int(3600 // ACTION_RETRY_SECONDS)
 
 # Whether the message being parsed may be unpacked as an intent shortcut:
 # decided by `parse_message`, which has the conversation, and obeyed by the
@@ -201,12 +221,44 @@ async def run_remote_action(
     except ActionExecutionRejection:
         raise  # the action declined to run: Rasa predicts another one
     except (RasaException, TimeoutError):
-        logger.exception(
-            "Custom action '%s' failed; telling the customer to try again.", self.name()
-        )
-    apology = await nlg.generate(SERVICE_UNAVAILABLE_RESPONSE, tracker, output_channel.name())
-    events: list[Event] = [create_bot_utterance(apology)] if apology else []
+        logger.exception("Custom action '%s' failed; telling the customer.", self.name())
+    events: list[Event] = []
+    response = SERVICE_UNAVAILABLE_RESPONSE
+    if self.name() in TICKET_ACTIONS:
+        response = REQUEST_NOTED_RESPONSE
+        retry = _retry_later(self.name(), tracker)
+        events += [retry] if retry else []
+    retrying = (tracker.latest_message.text or "").startswith(EXTERNAL_MESSAGE_PREFIX)
+    if not retrying:  # the customer heard it when they asked
+        apology = await nlg.generate(response, tracker, output_channel.name())
+        events += [create_bot_utterance(apology)] if apology else []
     return [*events, FollowupAction(ACTION_LISTEN_NAME)]
+
+
+def _retry_later(action: str, tracker: DialogueStateTracker) -> ReminderScheduled | None:
+    """A reminder that re-triggers the intent that asked for `action`, or
+    None once it has been tried for long enough."""
+    name = f"retry_{action}"
+    tried = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered) and not (event.text or "").startswith(
+            EXTERNAL_MESSAGE_PREFIX
+        ):
+            break  # the customer's own request: count from there
+        tried += isinstance(event, ReminderScheduled) and event.name == name
+    intent = tracker.latest_message.intent.get(INTENT_NAME_KEY)
+    if not intent or tried >= MAX_ACTION_RETRIES:
+        logger.error("Gave up asking again for %s in %s", action, tracker.sender_id)
+        return None
+    return ReminderScheduled(
+        intent,
+        datetime.now() + timedelta(seconds=ACTION_RETRY_SECONDS),
+        entities=[
+            {"entity": e["entity"], "value": e["value"]} for e in tracker.latest_message.entities
+        ],
+        name=name,
+        kill_on_user_message=False,
+    )
 
 
 async def decode_jwt(

@@ -116,8 +116,8 @@ def say(rasa_url: str, sender_id: str, text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("asking_for_a_human", "apology", "greeting", "welcome"),
     [
-        ("转人工", "稍后再试", "你好", "小云"),
-        ("I want to talk to a human", "try again", "hello", "CloudPick"),
+        ("转人工", "已记下", "你好", "小云"),
+        ("I want to talk to a human", "noted your request", "hello", "CloudPick"),
     ],
 )
 def test_with_the_action_server_down_the_customer_hears_an_apology_and_can_go_on(

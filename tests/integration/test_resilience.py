@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from handoff.rasa import rasa_api_jwt
 from scripts.stack import Stack
 from scripts.supervisor import Supervisor
 from tests.integration.conftest import STARTUP_TIMEOUT, stack_on_free_ports, wait_for
@@ -48,6 +49,16 @@ class Outage:
         response.raise_for_status()
         return response.json()["tickets"]
 
+    def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        token = rasa_api_jwt(self.stack.secrets.rasa_jwt_secret, expires_at=time.time() + 60)
+        response = requests.get(
+            f"{self.stack.rasa_url}/conversations/{conversation_id}/tracker",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return response.json()["events"]
+
     def stop(self, name: str) -> None:
         process = self.supervisor.process(name)
         process.terminate()
@@ -64,6 +75,7 @@ def outage(trained_model: Path, tmp_path_factory) -> Iterator[Outage]:
         workdir,
         trained_model,
         HANDOFF_OUTBOX_RETRY_MAX_SECONDS="1",
+        ACTION_RETRY_SECONDS="2",
     )
     stack.prepare()
     outage = Outage(stack)
@@ -96,3 +108,25 @@ def test_a_handoff_asked_for_while_the_bridge_is_down_becomes_one_ticket(
         "asked",
     )
     assert "customer: 我的扫地机器人充不进电" in ticket["description"]
+
+
+def test_a_handoff_asked_for_while_the_action_server_is_down_is_opened_when_it_is_back(
+    outage: Outage, domain_dict: dict[str, Any]
+):
+    outage.stop("actions")
+    customer = f"actions-down-{secrets.token_hex(4)}"
+    try:
+        outage.say(customer, "我的订单一直没发货")
+        asked = outage.say(customer, "转人工")
+        noted = domain_dict["responses"]["utter_handoff_unavailable"][0]["text"]
+        assert asked == [noted]
+        time.sleep(5)  # Rasa asks again meanwhile, and tells the customer nothing more
+        assert outage.tickets_of(customer) == []
+    finally:
+        outage.start("actions")
+    [ticket] = wait_for(lambda: outage.tickets_of(customer), timeout=30, what="the ticket")
+    assert "customer: 我的订单一直没发货" in ticket["description"]
+    time.sleep(5)  # the retries stopped: no second ticket
+    assert [t["id"] for t in outage.tickets_of(customer)] == [ticket["id"]]
+    bot_said = [event["text"] for event in outage.events(customer) if event["event"] == "bot"]
+    assert bot_said.count(noted) == 1, bot_said
