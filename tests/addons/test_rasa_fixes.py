@@ -29,6 +29,7 @@ from rasa.shared.core.events import (
     BotUttered,
     Event,
     FollowupAction,
+    ReminderScheduled,
     SlotSet,
     UserUttered,
 )
@@ -251,7 +252,7 @@ def domain() -> Domain:
 @pytest.mark.parametrize(("language", "words"), [("zh", "稍后再试"), ("en", "try again")])
 async def test_an_unreachable_action_server_gets_the_customer_an_apology(domain, language, words):
     action = RemoteAction(
-        "action_open_ticket", EndpointConfig(f"http://127.0.0.1:{free_port()}/webhook")
+        "action_order_status", EndpointConfig(f"http://127.0.0.1:{free_port()}/webhook")
     )
     tracker = DialogueStateTracker.from_events(
         "customer", [SlotSet("language", language)], slots=domain.slots
@@ -262,6 +263,29 @@ async def test_an_unreachable_action_server_gets_the_customer_an_apology(domain,
     assert isinstance(apology, BotUttered)
     assert words in apology.text
     assert listen == FollowupAction("action_listen")
+
+
+async def test_a_ticket_action_that_cannot_run_is_asked_for_again_by_a_reminder(domain):
+    action = RemoteAction(
+        "action_request_human", EndpointConfig(f"http://127.0.0.1:{free_port()}/webhook")
+    )
+    asked = UserUttered("转人工", {"name": "request_human", "confidence": 1.0})
+    tracker = DialogueStateTracker.from_events("customer", [asked], slots=domain.slots)
+    nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    [retry, noted, listen] = await action.run(CollectingOutputChannel(), nlg, tracker, domain)
+    assert isinstance(retry, ReminderScheduled)
+    assert (retry.intent, retry.name, retry.kill_on_user_message) == (
+        "request_human",
+        "retry_action_request_human",
+        False,
+    )
+    assert "已记下" in noted.text and listen == FollowupAction("action_listen")
+
+    # The reminder's own turn fails too: asked again, nothing said twice.
+    tracker.update(retry)
+    tracker.update(UserUttered("EXTERNAL: request_human", {"name": "request_human"}))
+    again = await action.run(CollectingOutputChannel(), nlg, tracker, domain)
+    assert [type(event) for event in again] == [ReminderScheduled, FollowupAction]
 
 
 async def test_a_rejected_action_is_still_rejected():
