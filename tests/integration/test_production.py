@@ -40,6 +40,7 @@ from tests.integration import test_mail_channel as mail
 from tests.integration import test_telegram_channel as telegram
 from tests.integration import test_web_channel as web
 from tests.integration import test_wechat_channel as wechat
+from tests.integration import test_widget_browser as widget
 from tests.integration.conftest import (
     STARTUP_TIMEOUT,
     Assistant,
@@ -50,6 +51,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_handoff import ConsoleAgent
 from tests.integration.test_web_channel import wait
+from tests.integration.test_widget_browser import browser, site  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
 
@@ -164,6 +166,13 @@ def production(trained_model: Path, tmp_path_factory) -> Iterator[Production]:
         private_redis.start()  # a test may have left it stopped
         servers.discard()
         private_redis.stop()
+
+
+@pytest.fixture(scope="module")
+def handoff_stack(production: Production) -> HandoffStack:
+    """The session's stack, for the fixtures borrowed from other modules
+    (the widget's page): here it is this topology's."""
+    return production.handoff
 
 
 def other(name: str) -> str:
@@ -406,3 +415,17 @@ async def test_after_a_postgresql_restart_every_process_reconnects(production: P
     assert handed.status_code == 200, handed.text
     ticket_id = stack.assistant.slots(sender)["ticket_id"]
     assert stack.ticket(int(ticket_id))["conversation_id"] == sender
+
+
+def test_the_widget_in_chromium_talks_to_bot_and_agent(
+    request: pytest.FixtureRequest, production: Production, tmp_path: Path
+):
+    """Our widget, in a real browser, on a page of the shop's site: its
+    websocket stays on one Rasa worker, the agent's replies come through
+    either."""
+    widget.test_a_customer_is_helped_by_bot_and_agent_on_a_desktop(
+        request.getfixturevalue("browser"),
+        request.getfixturevalue("site"),
+        production.handoff,
+        tmp_path,
+    )
