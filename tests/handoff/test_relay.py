@@ -6,6 +6,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sqlalchemy import event
+
+from handoff.app_keys import DATABASE
 from tests.handoff.conftest import Bridge, Console, Staff
 
 
@@ -160,3 +163,34 @@ async def test_a_full_broker_batch_is_accepted(bridge):
     batch = [user_event("c1", "我的订单到哪了？", message_id=f"m{i}") for i in range(200)]
     answer = await bridge.post("/api/rasa/events", json=batch)
     assert answer == {"received": 200, "relayed": 200}
+
+
+async def test_conversations_with_the_bot_cost_no_database_round_trip(bridge):
+    """The relay knows which conversations are live from the bus's ticket
+    events: the broker's events of everyone else are dropped unread."""
+    await bridge.add(online=True)
+    await bridge.handoff("live")
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    engine = bridge.app[DATABASE].engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        now = time.time()
+        chatting = [user_event(f"bot-{i}", "你好", message_id=f"b{i}") for i in range(20)] + [
+            {"sender_id": f"bot-{i}", "event": "bot", "text": "您好", "timestamp": now}
+            for i in range(20)
+        ]
+        assert await bridge.post("/api/rasa/events", json=chatting) == {
+            "received": 40,
+            "relayed": 0,
+        }
+        assert statements == []
+        # The live conversation's message still finds its ticket.
+        live = [user_event("live", "在吗", message_id="l1")]
+        assert await bridge.post("/api/rasa/events", json=live) == {"received": 1, "relayed": 1}
+        assert statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
