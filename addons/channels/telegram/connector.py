@@ -35,7 +35,7 @@ from typing import Any
 
 from rasa.core.agent import Agent
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from rasa.shared.core.events import UserUttered
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -242,7 +242,7 @@ class TelegramInput(InputChannel):
             case Kind.START:
                 await self.start(agent, update, metadata)
             case Kind.BUTTON:
-                await self.press(on_new_message, update, metadata)
+                await self.press(on_new_message, update, metadata, agent)
             case Kind.FILE:
                 await self.attach(on_new_message, update, metadata)
             case Kind.SPOKEN:
@@ -302,6 +302,7 @@ class TelegramInput(InputChannel):
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
         update: Update,
         metadata: dict[str, Any],
+        agent: Agent | None,
     ) -> None:
         """Answers the press (Telegram shows a spinner until then), marks the
         choice on the keyboard so it cannot be pressed twice, and sends its
@@ -311,6 +312,9 @@ class TelegramInput(InputChannel):
         if not data or data == CHOSEN:
             return
         payload = self.payloads.payload(data)
+        if payload is None:  # sent by another Rasa process, or before a restart
+            offered = await offered_payloads(agent, conversation_id(update.chat_id))
+            payload = self.payloads.payload(data, offered)
         if payload is None:
             await self.tell(update.chat_id, notice(Notice.BUTTON_EXPIRED, update.customer.language))
             return
@@ -389,3 +393,24 @@ class TelegramInput(InputChannel):
         task = asyncio.create_task(quietly())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+# How far back a pressed button is looked for among what the bot offered.
+OFFERED_LOOKBACK = 20
+
+
+async def offered_payloads(agent: Agent | None, sender_id: str) -> list[str]:
+    """The payloads of the buttons the conversation's latest bot messages
+    offered, newest first, from the tracker store all Rasa processes share."""
+    if agent is None or agent.tracker_store is None:
+        return []
+    tracker = await agent.tracker_store.retrieve(sender_id)
+    if tracker is None:
+        return []
+    payloads: list[str] = []
+    bot_messages = [event for event in reversed(tracker.events) if isinstance(event, BotUttered)]
+    for message in bot_messages[:OFFERED_LOOKBACK]:
+        for button in (message.data or {}).get("buttons") or []:
+            if isinstance(button, dict) and isinstance(button.get("payload"), str):
+                payloads.append(button["payload"])
+    return payloads

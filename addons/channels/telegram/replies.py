@@ -8,6 +8,7 @@ import base64
 import hashlib
 import html
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 from addons.channels.outbound import Button, OutgoingMessage
@@ -26,11 +27,12 @@ CHOSEN_MARK = "✓"
 class ButtonPayloads:
     """callback_data for button payloads, within Telegram's 64 bytes.
 
-    A payload that fits is sent as it is (so it survives a restart); a
-    longer one gets a short id derived from it, remembered here. What a
-    press sends on is a payload Rasa checks itself (addons/rasa_fixes.py
-    takes a shortcut only if the bot offered it), so callback_data forged by
-    a client gains nothing.
+    A payload that fits is sent as it is; a longer one gets a short id
+    derived from it, remembered here, and found again among the buttons the
+    conversation was offered when another Rasa process (or this one, after a
+    restart) sent it (`offered`). What a press sends on is a payload Rasa
+    checks itself (addons/rasa_fixes.py takes a shortcut only if the bot
+    offered it), so callback_data forged by a client gains nothing.
     """
 
     def __init__(self, max_payloads: int = 10_000) -> None:
@@ -40,20 +42,27 @@ class ButtonPayloads:
     def callback_data(self, payload: str) -> str:
         if len(payload.encode()) <= MAX_CALLBACK_DATA_BYTES and not payload.startswith(ID_PREFIX):
             return payload
-        digest = hashlib.blake2b(payload.encode(), digest_size=12).digest()
-        key = ID_PREFIX + base64.urlsafe_b64encode(digest).decode()
+        key = short_id(payload)
         self._long[key] = payload
         self._long.move_to_end(key)
         if len(self._long) > self._max:
             self._long.popitem(last=False)
         return key
 
-    def payload(self, callback_data: str) -> str | None:
-        """The payload a press stands for; None for an id forgotten (after a
-        restart, or pushed out by newer ones)."""
+    def payload(self, callback_data: str, offered: Iterable[str] = ()) -> str | None:
+        """The payload a press stands for: its own, or the one remembered
+        for the id, or the one among `offered` the id was made from; None
+        for an id of nothing the conversation was offered lately."""
         if not callback_data.startswith(ID_PREFIX):
             return callback_data
-        return self._long.get(callback_data)
+        if (payload := self._long.get(callback_data)) is not None:
+            return payload
+        return next((p for p in offered if short_id(p) == callback_data), None)
+
+
+def short_id(payload: str) -> str:
+    digest = hashlib.blake2b(payload.encode(), digest_size=12).digest()
+    return ID_PREFIX + base64.urlsafe_b64encode(digest).decode()
 
 
 def inline_keyboard(buttons: tuple[Button, ...], payloads: ButtonPayloads) -> dict[str, Any]:

@@ -7,17 +7,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
 from rasa.core.channels.channel import UserMessage
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons.channels import handoff_client
 from addons.channels.errors import DeliveryFailed
-from addons.channels.telegram.connector import SECRET_HEADER, TelegramInput
+from addons.channels.telegram.connector import SECRET_HEADER, TelegramInput, offered_payloads
 from addons.channels.telegram.notices import TEXTS, Notice
-from addons.channels.telegram.replies import CHOSEN
+from addons.channels.telegram.replies import CHOSEN, ButtonPayloads, short_id
 from addons.channels.telegram.updates import Kind, read_update
 from tests.addons.channels.serving import ChannelServer
 from tests.fakes.telegram import FakeTelegram
@@ -200,6 +205,19 @@ async def test_a_button_whose_long_payload_was_forgotten_asks_to_type(telegram, 
         )
         assert [m.text for m in restarted.received] == ["/order_status"]
     assert telegram.sent(508)[1]["text"] == TEXTS[Notice.BUTTON_EXPIRED]["en"]
+
+
+async def test_a_long_payload_another_rasa_process_sent_is_found_among_those_offered():
+    """With several Rasa processes the press may reach one that did not make
+    the short id: the conversation's tracker, which all share, has it."""
+    store = InMemoryTrackerStore(Domain.empty())
+    offer = BotUttered("选一个", {"buttons": [{"title": "长的", "payload": LONG_PAYLOAD}]})
+    await store.save(DialogueStateTracker.from_events("telegram-510", [offer]))
+    rasa = SimpleNamespace(tracker_store=store)  # what the channel reads of Rasa's agent
+    offered = await offered_payloads(rasa, "telegram-510")
+    assert ButtonPayloads().payload(short_id(LONG_PAYLOAD), offered) == LONG_PAYLOAD
+    assert ButtonPayloads().payload(short_id("/something_else"), offered) is None
+    assert await offered_payloads(rasa, "telegram-nobody") == []
 
 
 @pytest.mark.parametrize(
