@@ -15,9 +15,9 @@ temporary directory:
    stores, no action server: the baseline;
 2. **embedded** — our assistant as `make run` starts it (models/, the
    SQLite tracker store, the action server, the bridge and its broker);
-3. **production** — our assistant on the production topology (PostgreSQL,
-   Redis, RabbitMQ) with two Rasa processes, when the launcher has that
-   profile; otherwise it is skipped with a message.
+3. **production** — our assistant on the launcher's production profile
+   (PostgreSQL, Redis, RabbitMQ; databases, keys and queues of the run's
+   own, dropped afterwards) with two Rasa processes (Sanic workers).
 
 Customers (`bench/_customers.py`) each hold one conversation after another,
 every conversation a new customer, over REST and over the web widget's
@@ -35,8 +35,8 @@ and after the load, and the start-up time, from launching Rasa until the
 server answers (Rasa loads the model before it listens), to within the
 launcher's one-second poll; for our stacks also the whole stack's.
 
-Exit status: 0 when every setup that was asked for and exists was
-measured, 2 when a stack could not be started.
+Exit status: 0 when every setup asked for was measured, 2 when a stack
+could not be started.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -56,10 +57,12 @@ from typing import Any
 from bench._customers import Channel, Conversation, Sample, run_customers
 from bench._memory import tree_resident_mb
 from bench._moodbot import MoodbotError, moodbot_model
-from scripts.stack import LOOPBACK, Ports, Secrets, Stack
+from scripts.servers import SharedServers
+from scripts.stack import LOOPBACK, Ports, Secrets, Stack, Topology
 from scripts.supervisor import Supervisor, SupervisorError
 
 STARTUP_TIMEOUT = 300.0
+PRODUCTION_RASA_WORKERS = 2
 BASELINE = "stock"
 # Rasa's own channels, as `rasa init` writes them, for the stock baseline.
 STOCK_CREDENTIALS = """rest:
@@ -121,6 +124,8 @@ class Running:
     # socket.io's transport for this setup's widget customers.
     transport: str = "websocket"
     memory: dict[str, list[float]] = field(default_factory=dict)
+    # Called once the processes have stopped: what the setup leaves on shared servers.
+    cleanup: Callable[[], None] | None = None
 
     @property
     def rasa_pids(self) -> list[int]:
@@ -133,11 +138,16 @@ class Running:
 
     def stop(self) -> None:
         self.supervisor.stop()
+        if self.cleanup is not None:
+            self.cleanup()
 
 
 def start_stack(name: str, stack: Stack, only: set[str] | None = None) -> Running:
     """Starts `stack`'s services (those named in `only`), timing Rasa's own start."""
-    stack.prepare()
+    try:
+        stack.prepare()
+    except Exception as error:  # whatever stops it (a server down, a file) ends the setup
+        raise BenchError(f"{name}: could not prepare the stack: {error}") from error
     supervisor = Supervisor(stack)
     services = [s for s in stack.services() if only is None or s.name in only]
     before_rasa = [s for s in services if not s.name.startswith("rasa")]
@@ -178,11 +188,14 @@ def stock_setup(workdir: Path) -> Running:
     return running
 
 
-def our_stack(var: Path) -> Stack:
+def our_stack(var: Path, topology: Topology | None = None) -> Stack:
+    """Our stack on free ports; the launcher's default topology unless given."""
+    topology = topology or Topology()
     return Stack(
-        ports=Ports.free(),
+        ports=Ports.free(bridge_instances=topology.bridges if topology.servers else 0),
         secrets=Secrets.generate(),
         var=var,
+        topology=topology,
         rasa_host=LOOPBACK,
         environment={"HANDOFF_DEMO_AGENTS": "false"},
         log_to_files=True,
@@ -194,13 +207,22 @@ def embedded_setup(workdir: Path) -> Running:
     return start_stack("embedded", our_stack(var))
 
 
-def production_setup(workdir: Path) -> Running | None:
-    """None while the launcher has no production profile."""
-    print("production: the launcher has no production profile yet; skipped", flush=True)
-    return None
+def production_setup(workdir: Path) -> Running:
+    """The launcher's production profile (the machine's PostgreSQL, Redis
+    and RabbitMQ, with databases, keys and queues of this run's own) with
+    two Rasa processes."""
+    servers = SharedServers.from_environment().isolated(f"bench{uuid.uuid4().hex[:8]}")
+    topology = replace(Topology.production(), rasa_workers=PRODUCTION_RASA_WORKERS, servers=servers)
+    try:
+        running = start_stack("production", our_stack(workdir / "production", topology=topology))
+    except BenchError:
+        servers.discard()
+        raise
+    running.cleanup = servers.discard
+    return running
 
 
-SETUPS: dict[str, Callable[[Path], Running | None]] = {
+SETUPS: dict[str, Callable[[Path], Running]] = {
     "stock": stock_setup,
     "embedded": embedded_setup,
     "production": production_setup,
@@ -347,9 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in config.setups:
                 print(f"starting {name} …", flush=True)
                 setup = SETUPS[name](Path(workdir))
-                if setup is not None:
-                    setup.record_memory("started")
-                    running.append(setup)
+                setup.record_memory("started")
+                running.append(setup)
             throughput = measure(running, config)
             for setup in running:
                 setup.record_memory("loaded")
