@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -52,6 +53,7 @@ from addons.channels.errors import (
 )
 from addons.channels.guard import ChannelLimits, InboundGuard
 from addons.channels.handoff_client import AttachmentRefused, BridgeUnavailable, upload_attachment
+from addons.channels.replays import recently_seen
 from addons.channels.webhooks import error_response, receive_body
 from addons.channels.wechat import crypto, parser, replies
 from addons.channels.wechat.client import (
@@ -256,6 +258,8 @@ class WeChatInput(InputChannel):
         )
         self.options = replies.OfferedOptions()
         self._turns: OrderedDict[str, Turn] = OrderedDict()
+        # Deliveries taken by any Rasa process (Redis with several).
+        self.deliveries = recently_seen("wechat.deliveries", ttl_seconds=RETRY_MEMORY_SECONDS)
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -293,7 +297,7 @@ class WeChatInput(InputChannel):
                 logger.info("Refused a WeChat request: %s", error.message)
                 return error_response(error)
             try:
-                turn = self.turn_for(inbound, request.app.ctx, on_new_message)
+                turn = await self.turn_for(inbound, request.app.ctx, on_new_message)
             except RateLimited:
                 return self.reply(inbound, replies.SLOW_DOWN)
             except ChannelError as error:
@@ -301,7 +305,7 @@ class WeChatInput(InputChannel):
                 # the follower the account is broken, so the follower is told why.
                 logger.info("Refused a WeChat message: %s", error.code)
                 return self.reply(inbound, replies.NOT_ACCEPTED)
-            return self.reply(inbound, await turn.answer())
+            return self.reply(inbound, await turn.answer() if turn else None)
 
         return webhook
 
@@ -336,18 +340,23 @@ class WeChatInput(InputChannel):
                 return Inbound(parser.parse_message(body), sealed=False)
         raise MalformedBody("Unknown encrypt_type.")
 
-    def turn_for(
+    async def turn_for(
         self,
         inbound: Inbound,
         app_context: Any,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
-    ) -> Turn:
+    ) -> Turn | None:
         """The delivery's turn: the one already running for a retry, or a
-        new one once the guard admits the message."""
+        new one once the guard admits the message; None for a retry that
+        reached another Rasa process than its first delivery, which answers
+        it (pushed through 客服消息 when late)."""
         key = parser.dedupe_key(inbound.message)
         if (turn := self._turns.get(key)) is not None:
             logger.info("WeChat retried %s; answering from its first delivery.", key)
             return turn
+        if not await self.deliveries.first_time(key):
+            logger.info("WeChat retried %s; another process answers it.", key)
+            return None
         message = inbound.message
         openid = self.guard.check_id(message.source, "FromUserName")
         text = parser.customer_text(message)
@@ -378,7 +387,7 @@ class WeChatInput(InputChannel):
             await output.send_response(openid, {"text": notice})
 
         if text is not None:
-            text = self.options.read(openid, text)
+            text = await self.chosen(openid, text, app_context)
         elif isinstance(message, SubscribeEvent | SubscribeScanEvent):
             await welcome(app_context.agent, openid, output, metadata)
             return
@@ -398,6 +407,17 @@ class WeChatInput(InputChannel):
         await on_new_message(
             UserMessage(text, output, openid, input_channel=CHANNEL, metadata=metadata)
         )
+
+    async def chosen(self, openid: str, text: str, app_context: Any) -> str:
+        """What the follower's text chooses among the options offered them."""
+        if self.options.remembers(openid):
+            return self.options.read(openid, text)
+        if not text.strip().isdigit():
+            return text
+        # Offered by another Rasa process (or before a restart): the options
+        # are the last ones the conversation's tracker shows.
+        choices = await offered_options(getattr(app_context, "agent", None), openid)
+        return choices.get(text.strip(), text)
 
     async def picture(
         self, message: ImageMessage, metadata: dict[str, Any]
@@ -442,6 +462,20 @@ class WeChatInput(InputChannel):
             if not too_old and len(self._turns) <= MAX_REMEMBERED_DELIVERIES:
                 break
             self._turns.popitem(last=False)
+
+
+async def offered_options(agent: Agent | None, openid: str) -> dict[str, str]:
+    """The numbered options of the bot's last message with buttons since the
+    follower last wrote, rendered as they were sent (`replies.render`)."""
+    if agent is None or agent.tracker_store is None:
+        return {}
+    tracker = await agent.tracker_store.retrieve(openid)
+    for event in reversed(tracker.events if tracker else []):
+        if isinstance(event, UserUttered):
+            return {}
+        if isinstance(event, BotUttered) and (event.data or {}).get("buttons"):
+            return replies.render({"text": event.text, **event.data}).choices
+    return {}
 
 
 def identity(openid: str) -> dict[str, Any]:

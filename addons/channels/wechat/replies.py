@@ -151,6 +151,9 @@ class OfferedOptions:
         if len(self._choices) > self._max:
             self._choices.popitem(last=False)
 
+    def remembers(self, openid: str) -> bool:
+        return openid in self._choices
+
     def read(self, openid: str, text: str) -> str:
         """What the customer's text chooses; options are forgotten once
         answered, as Rasa forgets offered buttons after the next user turn."""

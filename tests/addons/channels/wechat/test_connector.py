@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import pytest
 from rasa.core.channels.channel import UserMessage
+from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import BotUttered, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from addons.channels.errors import DeliveryFailed
 from addons.channels.guard import ChannelLimits
 from addons.channels.wechat import replies
-from addons.channels.wechat.connector import WeChatInput, WeChatSettings
+from addons.channels.wechat.connector import WeChatInput, WeChatSettings, offered_options
 from tests.addons.channels.serving import ChannelServer
 from tests.fakes.wechat import (
     APP_ID,
@@ -163,6 +169,29 @@ async def test_retries_are_handled_once(
     assert [m.text for m in server.received] == ["slow", "quick"]
 
 
+async def test_a_retry_reaching_another_rasa_process_is_handled_once(
+    wechat: FakeWeChat, http: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+):
+    """Two channels sharing Redis stand for two Rasa processes: the retry
+    of a slow message reaches the other, which leaves the answer to the
+    first (pushed once it is ready) and handles nothing twice."""
+    monkeypatch.setenv("CHANNELS_REDIS_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("REDIS_KEY_PREFIX", f"test-{uuid.uuid4().hex}")
+    first, second = WeChatInput(settings(wechat), LIMITS), WeChatInput(settings(wechat), LIMITS)
+    async with ChannelServer(first, bot) as one, ChannelServer(second, bot) as other:
+        openid = f"o-{time.monotonic_ns()}"
+        fields = WECHAT.text(openid, "slow")
+        delivered = asyncio.create_task(Follower(one, http, openid).send(fields))
+        await asyncio.sleep(0.1)
+        assert await Follower(other, http, openid).send(fields) == (200, None)
+        assert await delivered == (200, None)
+        await wechat.wait_for_text(openid, "and more", timeout=5)
+        assert [m.text for m in one.received] == ["slow"] and other.received == []
+        assert await wechat.texts_to(openid) == ["late answer", "and more"]
+    await first.client.close()
+    await second.client.close()
+
+
 async def test_a_number_chooses_the_offered_button(server: ChannelServer, follower: Follower):
     menu = await follower.say("menu")
     assert "1. 查询订单" in menu and "2. 转人工" in menu
@@ -239,3 +268,17 @@ async def test_agent_messages_go_out_and_failures_reach_the_agent(
     with pytest.raises(DeliveryFailed) as failed:
         await output.send_response("o-agent", agent)
     assert failed.value.code == 45015 and "48" in failed.value.message
+
+
+async def test_a_number_chooses_among_options_another_process_offered():
+    """The options a follower answers with a number were sent by another
+    Rasa process: the conversation's tracker shows the last ones."""
+    store = InMemoryTrackerStore(Domain.empty())
+    offered = BotUttered("请选择", {"buttons": MENU["buttons"]})
+    await store.save(DialogueStateTracker.from_events("o-menu", [offered]))
+    rasa = SimpleNamespace(tracker_store=store)  # what the channel reads of Rasa's agent
+    assert (await offered_options(rasa, "o-menu"))["2"] == "/request_human"
+    answered = [offered, UserUttered("2")]
+    await store.save(DialogueStateTracker.from_events("o-answered", answered))
+    assert await offered_options(rasa, "o-answered") == {}  # answered already
+    assert await offered_options(rasa, "o-nobody") == {}
