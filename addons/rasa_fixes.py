@@ -13,7 +13,10 @@ model, and the model's graph binds its components' functions as it loads.
   `jsonschema.validate`, which checks Rasa's whole events schema against its
   meta-schema before every use: about 14 ms of Rasa's event loop per call.
   The schema is a constant, so one validator built and checked once gives
-  the same answers, and the same 400 error, in about 0.2 ms.
+  the same answers, and the same 400 error, in about 0.2 ms. Rasa does the
+  same with every answer of the action server (`RemoteAction`'s
+  `_validate_action_result`, 18 ms against 0.3 ms, an eighth of a message's
+  time in Rasa): fixed the same way.
 - NLU sees only the first `MAX_ANALYSED_CHARS` characters of a message.
   Several steps cost more than linearly in the length (jieba's HMM, the
   sequence tagger, regexes that retry from every position): a pasted
@@ -123,6 +126,28 @@ def _events_validator() -> Any:
     validator_class = jsonschema.validators.validator_for(EVENTS_SCHEMA)
     validator_class.check_schema(EVENTS_SCHEMA)
     return validator_class(EVENTS_SCHEMA)
+
+
+@functools.cache
+def _action_result_validator() -> Any:
+    schema = RemoteAction.action_response_format_spec()
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
+
+
+def validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
+    """`RemoteAction._validate_action_result` with a validator built once:
+    the same `ValidationError`, with Rasa's hint, for a bad answer."""
+    error = jsonschema.exceptions.best_match(_action_result_validator().iter_errors(result))
+    if error is None:
+        return True
+    error.message += (
+        ". Failed to validate Action server response from API, make sure your response "
+        f"from the Action endpoint is valid. For more information about the format "
+        f"visit {DOCS_BASE_URL}/custom-actions"
+    )
+    raise error
 
 
 def validate_events_in_request_body(request: Request) -> None:
@@ -278,4 +303,5 @@ def apply() -> None:
     MessageProcessor.parse_message = parse_message
     RegexMessageHandler.process = unpack_shortcuts
     RemoteAction.run = run_remote_action
+    RemoteAction._validate_action_result = validate_action_result
     Authentication._decode = decode_jwt

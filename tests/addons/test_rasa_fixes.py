@@ -80,6 +80,7 @@ def installed() -> list[bool]:
         MessageProcessor.parse_message is rasa_fixes.parse_message,
         RegexMessageHandler.process is rasa_fixes.unpack_shortcuts,
         RemoteAction.run is rasa_fixes.run_remote_action,
+        RemoteAction._validate_action_result is rasa_fixes.validate_action_result,
         Authentication._decode is rasa_fixes.decode_jwt,
     ]
 
@@ -102,6 +103,46 @@ def test_the_verdicts_and_errors_are_rasas(body):
         rasa_fixes.validate_events_in_request_body(request)
     assert raised.value.status == 400
     assert raised.value.error_info["message"].endswith(f"Error: {expected}")
+
+
+ACTION_RESULTS = [
+    {"events": [], "responses": []},
+    {
+        "events": [{"event": "slot", "name": "order_id", "value": "A1"}],
+        "responses": [{"text": "ok"}],
+    },
+    {"events": "not a list"},
+    {"events": [{"no": "event key"}]},
+    {"responses": [{"text": 3}]},
+    {"events": [{"event": 1}]},
+]
+
+
+@pytest.mark.parametrize("result", ACTION_RESULTS)
+def test_an_action_servers_answer_gets_rasas_verdict(result):
+    """The validator built once says what Rasa's `jsonschema.validate` says."""
+    try:
+        jsonschema.validate(result, RemoteAction.action_response_format_spec())
+        expected = None
+    except jsonschema.ValidationError as error:
+        expected = error.message
+    action = RemoteAction("action_x", None)
+    if expected is None:
+        assert action._validate_action_result(result) is True
+        return
+    with pytest.raises(jsonschema.ValidationError) as raised:
+        action._validate_action_result(result)
+    assert raised.value.message.startswith(expected + ". Failed to validate Action server")
+
+
+def test_some_action_answers_under_test_are_refused():
+    refused = 0
+    for result in ACTION_RESULTS:
+        try:
+            jsonschema.validate(result, RemoteAction.action_response_format_spec())
+        except jsonschema.ValidationError:
+            refused += 1
+    assert refused >= 3
 
 
 def test_some_bodies_under_test_are_refused():

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy
 import yaml
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore as RasaSQLTrackerStore
@@ -119,6 +120,24 @@ async def test_saving_does_not_read_the_conversation_back(tmp_path, monkeypatch)
     monkeypatch.setattr(store, "retrieve", no_reads)
     await store.save(tracker)
     assert [event["text"] for event in broker.published] == ["你好"]
+
+
+async def test_a_sqlite_file_stays_open_between_saves_and_a_dead_connection_is_replaced(
+    database_url,
+):
+    """One connection for every save (SQLite), and none handed out dead:
+    the pool checks before lending, so a restarted database costs nothing."""
+    domain = Domain.load(PROJECT / "domain.yml")
+    store = SQLTrackerStore(domain, **store_settings(database_url))
+    opened: list[object] = []
+    sqlalchemy.event.listen(store.engine, "connect", lambda dbapi, record: opened.append(dbapi))
+    await converse(store, domain)
+    assert len(opened) == 1
+    with store.engine.connect() as connection:  # the server drops it
+        connection.connection.dbapi_connection.close()
+    tracker = await store.retrieve_full_tracker("customer-1")
+    assert "hello again" in [e.text for e in tracker.events if isinstance(e, UserUttered)]
+    assert len(opened) == 2  # the dead one was replaced, not lent
 
 
 def test_the_projects_endpoints_load_this_store(tmp_path):
