@@ -45,6 +45,10 @@ model, and the model's graph binds its components' functions as it loads.
   `ACTION_RETRY_SECONDS`, with a reminder re-triggering their intent, so
   the ticket is opened once the action server is back (a reminder lives in
   the Rasa process that scheduled it).
+- Rasa opens a new HTTP session, so a new TCP connection, for every request
+  to an endpoint (`EndpointConfig.request`): every call of a custom action
+  paid a connection set-up. An endpoint now keeps one session per event
+  loop and lends it to each request.
 - sanic-jwt, which checks the JWTs of Rasa's HTTP API, answers 401 to a
   token it cannot decode but lets `InvalidAlgorithmError` through: a token
   of another algorithm (`alg: none`, HS512) got anyone a 500 and a
@@ -53,6 +57,7 @@ model, and the model's graph binds its components' functions as it loads.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -62,6 +67,7 @@ from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import jsonschema
 import jwt
 import rasa.server
@@ -82,6 +88,7 @@ from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLSt
 from rasa.shared.exceptions import RasaException
 from rasa.shared.nlu.constants import INTENT_NAME_KEY, TEXT
 from rasa.shared.utils.schemas.events import EVENTS_SCHEMA
+from rasa.utils.endpoints import EndpointConfig
 from sanic.request import Request
 from sanic_jwt.authentication import Authentication
 
@@ -119,6 +126,7 @@ _rasa_parse_message = MessageProcessor.parse_message
 _rasa_unpack_shortcuts = RegexMessageHandler.process
 _rasa_run_remote_action = RemoteAction.run
 _sanic_jwt_decode = Authentication._decode
+_rasa_endpoint_session = EndpointConfig.session
 
 
 @functools.cache
@@ -286,6 +294,33 @@ def _retry_later(action: str, tracker: DialogueStateTracker) -> ReminderSchedule
     )
 
 
+class _LentSession:
+    """What `async with endpoint.session()` gets: the endpoint's session,
+    left open on exit for the next request."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self._session
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+def endpoint_session(self: EndpointConfig) -> _LentSession:
+    """`EndpointConfig.session`, made once per event loop and kept on the
+    endpoint (its headers, auth and timeout are the endpoint's)."""
+    loop = asyncio.get_running_loop()
+    kept: tuple[asyncio.AbstractEventLoop, aiohttp.ClientSession] | None = getattr(
+        self, "_kept_session", None
+    )
+    if kept is None or kept[0] is not loop or kept[1].closed:
+        kept = (loop, _rasa_endpoint_session(self))
+        self._kept_session = kept
+    return _LentSession(kept[1])
+
+
 async def decode_jwt(
     self: Authentication, token: str, verify: bool = True, inline_claims: Any = None
 ) -> dict[str, Any]:
@@ -304,4 +339,5 @@ def apply() -> None:
     RegexMessageHandler.process = unpack_shortcuts
     RemoteAction.run = run_remote_action
     RemoteAction._validate_action_result = validate_action_result
+    EndpointConfig.session = endpoint_session
     Authentication._decode = decode_jwt

@@ -81,6 +81,7 @@ def installed() -> list[bool]:
         RegexMessageHandler.process is rasa_fixes.unpack_shortcuts,
         RemoteAction.run is rasa_fixes.run_remote_action,
         RemoteAction._validate_action_result is rasa_fixes.validate_action_result,
+        EndpointConfig.session is rasa_fixes.endpoint_session,
         Authentication._decode is rasa_fixes.decode_jwt,
     ]
 
@@ -327,6 +328,32 @@ async def test_a_ticket_action_that_cannot_run_is_asked_for_again_by_a_reminder(
     tracker.update(UserUttered("EXTERNAL: request_human", {"name": "request_human"}))
     again = await action.run(CollectingOutputChannel(), nlg, tracker, domain)
     assert [type(event) for event in again] == [ReminderScheduled, FollowupAction]
+
+
+async def test_an_endpoints_requests_share_one_connection():
+    """Rasa's calls to the action server reuse one session, so one TCP
+    connection, instead of opening one per call."""
+    peers: list[object] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        peers.append(request.transport.get_extra_info("peername"))
+        return web.json_response({"events": [], "responses": []})
+
+    app = web.Application()
+    app.router.add_post("/webhook", answer)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        endpoint = EndpointConfig(f"http://127.0.0.1:{server.port}/webhook")
+        for _ in range(3):
+            assert await endpoint.request(json={"next_action": "x"}) == {
+                "events": [],
+                "responses": [],
+            }
+        assert len(peers) == 3 and len(set(peers)) == 1
+    finally:
+        await endpoint._kept_session[1].close()
+        await server.close()
 
 
 async def test_a_rejected_action_is_still_rejected():
