@@ -28,6 +28,7 @@ import logging
 import os
 from asyncio import AbstractEventLoop
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
@@ -194,6 +195,12 @@ class RabbitMQEventBroker(PikaEventBroker):
     away and publishes them on reconnect; here that backlog is bounded, so
     a long outage costs the oldest events rather than Rasa's memory.
 
+    Only the event types the bridge reads are sent (`event_types`, the
+    HTTP broker's), a user event's parse data cut to its intent (`slim`):
+    each message's other events and its NLU output cost Rasa's event loop
+    serialising and RabbitMQ carrying for nobody. `event_types: []` sends
+    everything, as Rasa's own broker does.
+
     endpoints.production.yml:
 
         event_broker:
@@ -202,9 +209,18 @@ class RabbitMQEventBroker(PikaEventBroker):
           queues: [handoff_events]  # as for Rasa's `type: pika`
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, event_types: Sequence[str] = DEFAULT_EVENT_TYPES, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._unpublished_events = deque(maxlen=MAX_UNPUBLISHED_EVENTS)
+        self._event_types = frozenset(event_types)
+
+    def publish(self, event: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        if not self._event_types:
+            super().publish(event, headers)
+        elif event.get("event") in self._event_types:
+            super().publish(slim(event), headers)
 
     @staticmethod
     async def _bind_queue(

@@ -4,11 +4,14 @@ retrying while the bridge is down."""
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from collections.abc import Callable
 
+import aio_pika
 from rasa.utils.endpoints import EndpointConfig
 
-from addons.broker import HandoffEventBroker, slim
+from addons.broker import HandoffEventBroker, RabbitMQEventBroker, slim
 from handoff.app import create_app
 from handoff.settings import Settings
 from scripts.stack import free_port
@@ -80,3 +83,45 @@ async def test_the_environment_overrides_endpoints_yml(monkeypatch):
     broker = await HandoffEventBroker.from_endpoint_config(config)
     assert broker.url == "http://127.0.0.1:6001/api/rasa/events"
     assert broker._token == "t1"  # a token in endpoints.yml is used, not dropped
+
+
+async def test_the_rabbitmq_broker_sends_the_bridge_its_events_for_one_consumer_at_a_time():
+    """Against the real RabbitMQ: only the types the bridge reads, slimmed,
+    on a durable queue declared for a single active consumer (the bridge
+    declares it the same way, or RabbitMQ refuses one of the two)."""
+    name = f"test.broker.{uuid.uuid4().hex}"
+    config = EndpointConfig(
+        url="127.0.0.1",
+        username="guest",
+        password="guest",
+        exchange_name=name,
+        queues=[name],
+        type="addons.broker.RabbitMQEventBroker",
+    )
+    broker = await RabbitMQEventBroker.from_endpoint_config(config)
+    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
+    try:
+        broker.publish(user_event(1))
+        broker.publish({"event": "action", "sender_id": "c1", "name": "action_listen"})
+        broker.publish({"event": "bot", "sender_id": "c1", "text": "您好"})
+        channel = await connection.channel()
+        queue = await channel.declare_queue(
+            name, durable=True, arguments={"x-single-active-consumer": True}
+        )
+        received = []
+        for _ in range(100):
+            if (message := await queue.get(fail=False)) is not None:
+                received.append(json.loads(message.body))
+                await message.ack()
+            elif len(received) == 2:
+                break
+            else:
+                await asyncio.sleep(0.05)
+        assert [event["event"] for event in received] == ["user", "bot"]
+        assert received[0]["parse_data"] == {"intent": {"name": "greet", "confidence": 0.9}}
+    finally:
+        channel = await connection.channel()
+        await channel.queue_delete(name)
+        await channel.exchange_delete(name)
+        await connection.close()
+        await broker.close()
