@@ -283,6 +283,10 @@ async def test_a_killed_bridge_instance_loses_no_message(production: Production)
         status, me = await console.call("GET", "/api/session")
         assert me["agent"]["presence"] == "online", me
         await console.resolve(ticket["id"])
+        # Back to two instances for the tests after this one; started from
+        # this (the main) thread, which outlives it (scripts/supervisor.py).
+        service = next(s for s in production.stack.services() if s.name == consumer)
+        production.supervisor.start([service], STARTUP_TIMEOUT)
     finally:
         customer.close()
         if console.socket is not None:

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
+import redis.asyncio as redis
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
@@ -42,6 +43,7 @@ from sanic.response import HTTPResponse
 from wechatpy.events import SubscribeEvent, SubscribeScanEvent
 from wechatpy.messages import BaseMessage, ImageMessage, VoiceMessage
 
+from addons.channels import cluster
 from addons.channels.environment import with_environment
 from addons.channels.errors import (
     ChannelError,
@@ -234,6 +236,35 @@ def _log_failure(task: asyncio.Future) -> None:
         logger.error("A WeChat message failed.", exc_info=task.exception())
 
 
+class PassiveAnswers:
+    """The passive reply each delivery got, kept in Redis for a retry of it
+    that reaches another Rasa process (the first answer may have been lost
+    on its way to WeChat, which is why WeChat retries). With one process
+    there is no other to ask: nothing is kept."""
+
+    POLL_SECONDS = 0.1
+
+    def __init__(self, redis_url: str | None) -> None:
+        self._client = redis.Redis.from_url(redis_url) if redis_url else None
+        self._prefix = f"{cluster.key_prefix()}.wechat.answer:"
+
+    async def keep(self, key: str, text: str | None) -> None:
+        if self._client is not None:
+            await self._client.set(self._prefix + key, text or "", ex=int(RETRY_MEMORY_SECONDS))
+
+    async def wait_for(self, key: str, timeout: float) -> str | None:
+        """The answer the first delivery got, once it has one (None for
+        "success": it was, or will be, pushed)."""
+        if self._client is None:
+            return None
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (answer := await self._client.get(self._prefix + key)) is None:
+            if asyncio.get_running_loop().time() >= deadline:
+                return None
+            await asyncio.sleep(self.POLL_SECONDS)
+        return answer.decode() or None
+
+
 class WeChatInput(InputChannel):
     @classmethod
     def name(cls) -> str:
@@ -258,8 +289,10 @@ class WeChatInput(InputChannel):
         )
         self.options = replies.OfferedOptions()
         self._turns: OrderedDict[str, Turn] = OrderedDict()
-        # Deliveries taken by any Rasa process (Redis with several).
+        # Deliveries taken by any Rasa process, and the passive answers they
+        # got (Redis with several).
         self.deliveries = recently_seen("wechat.deliveries", ttl_seconds=RETRY_MEMORY_SECONDS)
+        self.answers = PassiveAnswers(cluster.redis_url())
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
@@ -296,8 +329,9 @@ class WeChatInput(InputChannel):
             except ChannelError as error:
                 logger.info("Refused a WeChat request: %s", error.message)
                 return error_response(error)
+            key = parser.dedupe_key(inbound.message)
             try:
-                turn = await self.turn_for(inbound, request.app.ctx, on_new_message)
+                turn = await self.turn_for(key, inbound, request.app.ctx, on_new_message)
             except RateLimited:
                 return self.reply(inbound, replies.SLOW_DOWN)
             except ChannelError as error:
@@ -305,7 +339,12 @@ class WeChatInput(InputChannel):
                 # the follower the account is broken, so the follower is told why.
                 logger.info("Refused a WeChat message: %s", error.code)
                 return self.reply(inbound, replies.NOT_ACCEPTED)
-            return self.reply(inbound, await turn.answer() if turn else None)
+            if turn is None:  # another process has it: its passive answer, if any
+                answer = await self.answers.wait_for(key, self.settings.passive_reply_seconds)
+                return self.reply(inbound, answer)
+            answer = await turn.answer()
+            await self.answers.keep(key, answer)
+            return self.reply(inbound, answer)
 
         return webhook
 
@@ -342,6 +381,7 @@ class WeChatInput(InputChannel):
 
     async def turn_for(
         self,
+        key: str,
         inbound: Inbound,
         app_context: Any,
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
@@ -350,7 +390,6 @@ class WeChatInput(InputChannel):
         new one once the guard admits the message; None for a retry that
         reached another Rasa process than its first delivery, which answers
         it (pushed through 客服消息 when late)."""
-        key = parser.dedupe_key(inbound.message)
         if (turn := self._turns.get(key)) is not None:
             logger.info("WeChat retried %s; answering from its first delivery.", key)
             return turn

@@ -188,6 +188,12 @@ async def test_a_retry_reaching_another_rasa_process_is_handled_once(
         await wechat.wait_for_text(openid, "and more", timeout=5)
         assert [m.text for m in one.received] == ["slow"] and other.received == []
         assert await wechat.texts_to(openid) == ["late answer", "and more"]
+        # Answered passively by the first: a retry at the other gets that answer.
+        quick = WECHAT.text(openid, "quick")
+        first_answer = await Follower(one, http, openid).send(quick)
+        assert first_answer[1]["Content"] == "echo:quick"
+        assert await Follower(other, http, openid).send(quick) == first_answer
+        assert [m.text for m in one.received] == ["slow", "quick"] and other.received == []
     await first.client.close()
     await second.client.close()
 
