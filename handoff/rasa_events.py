@@ -73,9 +73,15 @@ class RasaEventConsumer:
         self.reachable = True
         logger.warning("RabbitMQ is back: consuming Rasa's events again")
 
-    def _lost(self, *_: object) -> None:
+    def _lost(self, _: object, error: BaseException | asyncio.Future | None = None) -> None:
         self.reachable = False
-        logger.error("Lost RabbitMQ: customer messages wait in the queue until it is back")
+        if isinstance(error, asyncio.Future):  # aio-pika passes one on a failed reconnect
+            error = error.exception() if error.done() and not error.cancelled() else None
+        if error is None or isinstance(error, asyncio.CancelledError):
+            return  # closed by this bridge, stopping
+        logger.error(
+            "Lost RabbitMQ (%s): customer messages wait in the queue until it is back", error
+        )
 
     async def _handle(self, message: AbstractIncomingMessage) -> None:
         try:
