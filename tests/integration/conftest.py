@@ -6,6 +6,7 @@ with the trained model."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import subprocess
 import time
@@ -184,17 +185,10 @@ def create_admin(stack: Stack) -> None:
     stack.create_agent("admin", role="admin", password=ADMIN_PASSWORD)
 
 
-@pytest.fixture(scope="session")
-def handoff_stack(trained_model: Path, tmp_path_factory) -> Iterator[HandoffStack]:
-    fakes = FakePlatforms(every_fake())
-    fakes.start()
-    stack = stack_on_free_ports(
-        tmp_path_factory.mktemp("system"),
-        trained_model,
-        HANDOFF_SWEEP_INTERVAL_SECONDS="1",
-        HANDOFF_DISCONNECT_GRACE_SECONDS="3",
-        **fakes.environment,
-    )
+@contextlib.contextmanager
+def running(stack: Stack, fakes: FakePlatforms) -> Iterator[tuple[HandoffStack, Supervisor]]:
+    """`stack` prepared, with an admin, started by the launcher's supervisor
+    and stopped at the end."""
     stack.prepare()
     create_admin(stack)
     supervisor = Supervisor(stack)
@@ -210,11 +204,29 @@ def handoff_stack(trained_model: Path, tmp_path_factory) -> Iterator[HandoffStac
             stack.secrets.rasa_jwt_secret,
             supervisor.processes,
         )
-        yield HandoffStack(
+        handoff = HandoffStack(
             assistant, stack.bridge_url, stack.secrets.handoff_api_token, stack.database_url, fakes
         )
+        yield handoff, supervisor
     finally:
         supervisor.stop()
+
+
+@pytest.fixture(scope="session")
+def handoff_stack(trained_model: Path, tmp_path_factory) -> Iterator[HandoffStack]:
+    fakes = FakePlatforms(every_fake())
+    fakes.start()
+    stack = stack_on_free_ports(
+        tmp_path_factory.mktemp("system"),
+        trained_model,
+        HANDOFF_SWEEP_INTERVAL_SECONDS="1",
+        HANDOFF_DISCONNECT_GRACE_SECONDS="3",
+        **fakes.environment,
+    )
+    try:
+        with running(stack, fakes) as (handoff, _):
+            yield handoff
+    finally:
         fakes.stop()
 
 

@@ -31,7 +31,7 @@ import requests
 
 from scripts.servers import SharedServers
 from scripts.stack import Stack, Topology, free_port
-from scripts.supervisor import StartupFailed, Supervisor
+from scripts.supervisor import Supervisor
 from tests.addons.channels.web_client import WebCustomer
 from tests.fakes import FakePlatforms, every_fake
 from tests.integration import test_app_channel as app
@@ -43,9 +43,8 @@ from tests.integration import test_wechat_channel as wechat
 from tests.integration import test_widget_browser as widget
 from tests.integration.conftest import (
     STARTUP_TIMEOUT,
-    Assistant,
     HandoffStack,
-    create_admin,
+    running,
     stack_on_free_ports,
     wait_for,
 )
@@ -141,27 +140,10 @@ def production(trained_model: Path, tmp_path_factory) -> Iterator[Production]:
         HANDOFF_DISCONNECT_GRACE_SECONDS="20",
         **fakes.environment,
     )
-    supervisor = Supervisor(stack)
     try:
-        stack.prepare()
-        create_admin(stack)
-        try:
-            supervisor.start(stack.services(), STARTUP_TIMEOUT)
-        except StartupFailed as error:
-            raise RuntimeError(str(error)) from None
-        assistant = Assistant(
-            stack.rasa_url,
-            stack.actions_url,
-            stack.tracker_db,
-            stack.secrets.rasa_jwt_secret,
-            supervisor.processes,
-        )
-        handoff = HandoffStack(
-            assistant, stack.bridge_url, stack.secrets.handoff_api_token, stack.database_url, fakes
-        )
-        yield Production(handoff, stack, supervisor, private_redis)
+        with running(stack, fakes) as (handoff, supervisor):
+            yield Production(handoff, stack, supervisor, private_redis)
     finally:
-        supervisor.stop()
         fakes.stop()
         private_redis.start()  # a test may have left it stopped
         servers.discard()
