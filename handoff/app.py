@@ -19,7 +19,7 @@ from handoff import api, migrations
 from handoff.agents import service as agents
 from handoff.agents.enums import AgentRole, Presence
 from handoff.agents.security import PasswordWorkers
-from handoff.agents.throttle import LoginThrottle
+from handoff.agents.throttle import LoginThrottle, RedisLoginThrottle
 from handoff.app_keys import (
     ATTACHMENTS,
     BUS,
@@ -199,13 +199,21 @@ async def _shared_state(
     app: web.Application, stack: contextlib.AsyncExitStack
 ) -> tuple[ConsoleRegistry, RelayLog]:
     """In memory for one bridge; in Redis, with the bus fanned out through
-    it, when several instances share the work."""
+    it and sign-in failures counted there, when several instances share
+    the work."""
     settings = app[SETTINGS]
     if not settings.redis_url:
         return LocalConsoles(), LocalRelayLog()
     client = redis.Redis.from_url(settings.redis_url)
     stack.push_async_callback(client.close)
     prefix, instance = settings.redis_prefix, settings.instance_id
+    app[LOGIN_THROTTLE] = RedisLoginThrottle(
+        client,
+        prefix,
+        per_account=settings.login_failures_per_account,
+        per_address=settings.login_failures_per_address,
+        lockout_seconds=settings.login_lockout_seconds,
+    )
     consoles = RedisConsoles(client, prefix, instance)
     await consoles.start()
     stack.push_async_callback(consoles.close)

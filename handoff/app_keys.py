@@ -9,7 +9,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from handoff.agents.security import PasswordWorkers
-    from handoff.agents.throttle import LoginThrottle
+    from handoff.agents.throttle import Throttle
     from handoff.db import Database
     from handoff.dispatcher import PresenceTracker, QueueDispatcher
     from handoff.events import EventBus
@@ -36,7 +36,7 @@ FANOUT: web.AppKey[RedisFanout] = web.AppKey("fanout")
 # Only when Rasa's events come through RabbitMQ.
 RASA_EVENTS: web.AppKey[RasaEventConsumer] = web.AppKey("rasa_events")
 PASSWORDS: web.AppKey[PasswordWorkers] = web.AppKey("passwords")
-LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
+LOGIN_THROTTLE: web.AppKey[Throttle] = web.AppKey("login_throttle")
 ATTACHMENTS: web.AppKey[AttachmentStore] = web.AppKey("attachments")
 # Open console sockets, closed with "going away" when the bridge shuts down.
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets")

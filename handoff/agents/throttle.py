@@ -1,5 +1,7 @@
 """Failed sign-ins, counted per account and per client address, so that
-passwords cannot be guessed at the speed the bridge answers."""
+passwords cannot be guessed at the speed the bridge answers: in this
+process (one bridge) or in Redis (several instances, which must refuse a
+locked account alike, or guesses spread over them would multiply)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+import redis.asyncio as redis
 
 from handoff.errors import TooManyAttempts
 
@@ -78,10 +83,26 @@ class _Counter:
             entry.locked_until = 0.0
 
 
-class LoginThrottle:
+class Throttle(Protocol):
     """Asked before a password is checked: a locked account or address is
     refused without looking at the password, so the answer says nothing
-    about whether it was right.
+    about whether it was right."""
+
+    async def attempt(self, *, username: str, address: str) -> None:
+        """Raises TooManyAttempts while the account or the address is locked;
+        otherwise counts this attempt as failed until told otherwise."""
+
+    async def succeeded(self, *, username: str, address: str) -> None:
+        """The account's streak ends; the address gets this attempt back but
+        keeps its earlier failures, so one valid account does not let an
+        address guess others' passwords."""
+
+    async def not_checked(self, *, username: str, address: str) -> None:
+        """The password was never looked at (the bridge was busy): no guess."""
+
+
+class LoginThrottle:
+    """`Throttle` in this process's memory.
 
     An attempt counts as a failure from the moment it starts and is taken
     back if the password was right (or never checked): counted only after
@@ -100,9 +121,7 @@ class LoginThrottle:
         self._addresses = _Counter(limit=per_address, window_seconds=lockout_seconds)
         self._clock = clock
 
-    def attempt(self, *, username: str, address: str) -> None:
-        """Raises TooManyAttempts while the account or the address is locked;
-        otherwise counts this attempt as failed until told otherwise."""
+    async def attempt(self, *, username: str, address: str) -> None:
         now = self._clock()
         wait = max(
             self._accounts.locked_for(username, now), self._addresses.locked_for(address, now)
@@ -112,14 +131,66 @@ class LoginThrottle:
         self._accounts.failed(username, now)
         self._addresses.failed(address, now)
 
-    def succeeded(self, *, username: str, address: str) -> None:
-        """The account's streak ends; the address gets this attempt back but
-        keeps its earlier failures, so one valid account does not let an
-        address guess others' passwords."""
+    async def succeeded(self, *, username: str, address: str) -> None:
         self._accounts.forget(username)
         self._addresses.take_back(address)
 
-    def not_checked(self, *, username: str, address: str) -> None:
-        """The password was never looked at (the bridge was busy): no guess."""
+    async def not_checked(self, *, username: str, address: str) -> None:
         self._accounts.take_back(username)
         self._addresses.take_back(address)
+
+
+class RedisLoginThrottle:
+    """`Throttle` in Redis, by the same rules: a streak's count expires
+    `lockout_seconds` after its last failure, the limit-th failure locks
+    the key as long, and counting is atomic (INCR), so guesses sent at once
+    to several instances get no more than the limit between them."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str,
+        *,
+        per_account: int,
+        per_address: int,
+        lockout_seconds: float,
+    ) -> None:
+        self._client = client
+        self._prefix = f"{prefix}:logins"
+        self._limits = {"account": per_account, "address": per_address}
+        self._window_ms = int(lockout_seconds * 1000)
+
+    async def attempt(self, *, username: str, address: str) -> None:
+        keys = {"account": username, "address": address}
+        locks = [await self._client.pttl(self._key("locked", *kind)) for kind in keys.items()]
+        if (wait := max(locks)) > 0:
+            raise TooManyAttempts(retry_after=wait / 1000)
+        for kind, key in keys.items():
+            failures = self._key("failed", kind, key)
+            count = await self._client.incr(failures)
+            if count > self._limits[kind]:  # guesses that passed the check together
+                raise TooManyAttempts(retry_after=self._window_ms / 1000)
+            await self._client.pexpire(failures, self._window_ms)
+            if count == self._limits[kind]:
+                await self._client.set(self._key("locked", kind, key), 1, px=self._window_ms)
+
+    async def succeeded(self, *, username: str, address: str) -> None:
+        await self._client.delete(
+            self._key("failed", "account", username), self._key("locked", "account", username)
+        )
+        await self._take_back("address", address)
+
+    async def not_checked(self, *, username: str, address: str) -> None:
+        await self._take_back("account", username)
+        await self._take_back("address", address)
+
+    async def _take_back(self, kind: str, key: str) -> None:
+        failures = self._key("failed", kind, key)
+        count = await self._client.decr(failures)
+        if count <= 0:
+            await self._client.delete(failures)
+        if count < self._limits[kind]:
+            await self._client.delete(self._key("locked", kind, key))
+
+    def _key(self, state: str, kind: str, key: str) -> str:
+        return f"{self._prefix}:{state}:{kind}:{key}"

@@ -86,7 +86,7 @@ async def login(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     throttle = request.app[LOGIN_THROTTLE]
     address = client_address(request)
-    throttle.attempt(username=data.username, address=address)
+    await throttle.attempt(username=data.username, address=address)
     try:
         async with request.app[DATABASE].reading() as db:
             agent = await agents.get_by_username(db, username=data.username)
@@ -94,9 +94,9 @@ async def login(request: web.Request) -> web.Response:
     except NotAuthenticated:
         raise
     except BaseException:
-        throttle.not_checked(username=data.username, address=address)
+        await throttle.not_checked(username=data.username, address=address)
         raise
-    throttle.succeeded(username=data.username, address=address)
+    await throttle.succeeded(username=data.username, address=address)
     async with request.app[DATABASE].transaction() as db:
         token = await agents.open_session(
             db, agent_id=agent.id, ttl_seconds=settings.session_ttl_seconds

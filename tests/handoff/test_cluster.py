@@ -1,5 +1,5 @@
 """What bridge instances share through Redis (the real server on 6379):
-console events, open consoles, relayed events."""
+console events, open consoles, relayed events, failed sign-ins."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 import redis.asyncio as redis
 
+from handoff.agents.throttle import RedisLoginThrottle
 from handoff.cluster import RedisConsoles, RedisRelayLog
+from handoff.errors import TooManyAttempts
 from handoff.events import EventBus
 from handoff.fanout import RedisFanout
 
@@ -98,3 +100,32 @@ async def test_an_event_is_relayed_once_whichever_instance_sees_it(client, prefi
     assert await first.first_time("c1|user|1.0|m1")
     assert not await second.first_time("c1|user|1.0|m1")
     assert await second.first_time("c1|user|2.0|m2")
+
+
+def redis_throttle(client: redis.Redis, prefix: str) -> RedisLoginThrottle:
+    return RedisLoginThrottle(client, prefix, per_account=3, per_address=100, lockout_seconds=60)
+
+
+async def test_guesses_spread_over_instances_lock_the_account_for_all(client, prefix):
+    first, second = redis_throttle(client, prefix), redis_throttle(client, prefix)
+    guesses = [
+        throttle.attempt(username="admin", address=f"10.0.0.{n}")
+        for n, throttle in enumerate([first, second] * 5)
+    ]
+    outcomes = await asyncio.gather(*guesses, return_exceptions=True)
+    assert sum(outcome is None for outcome in outcomes) == 3  # the limit, between them
+    with pytest.raises(TooManyAttempts) as locked:
+        await second.attempt(username="admin", address="10.0.0.99")
+    assert 0 < locked.value.retry_after <= 60
+
+
+async def test_a_right_password_ends_the_streak_on_every_instance(client, prefix):
+    first, second = redis_throttle(client, prefix), redis_throttle(client, prefix)
+    for _ in range(2):
+        await first.attempt(username="amy", address="10.0.1.1")
+    await second.attempt(username="amy", address="10.0.1.1")  # the third: right this time
+    await second.succeeded(username="amy", address="10.0.1.1")
+    for _ in range(2):
+        await first.attempt(username="amy", address="10.0.1.1")  # a fresh streak
+    await first.not_checked(username="amy", address="10.0.1.1")
+    await second.attempt(username="amy", address="10.0.1.1")  # still under the limit

@@ -160,7 +160,7 @@ async def test_forwarded_for_names_the_client_only_behind_a_trusted_proxy(start_
     assert (await sign_in(proxied, "amy", PASSWORD, **{"X-Forwarded-For": "203.0.113.2"}))[0] == 200
 
 
-def test_filling_the_counters_with_made_up_names_never_unlocks_an_account(monkeypatch):
+async def test_filling_the_counters_with_made_up_names_never_unlocks_an_account(monkeypatch):
     """The counters forget the least recently failed first; a lock is never
     forgotten, or 10,000 made-up usernames unlocked 'admin' again."""
     monkeypatch.setattr(throttle_module, "CAPACITY", 50)
@@ -169,10 +169,10 @@ def test_filling_the_counters_with_made_up_names_never_unlocks_an_account(monkey
         per_account=5, per_address=10_000, lockout_seconds=300, clock=lambda: clock[0]
     )
     for _ in range(5):
-        throttle.attempt(username="admin", address="10.0.0.1")
+        await throttle.attempt(username="admin", address="10.0.0.1")
     for number in range(200):
         clock[0] += 0.01
-        throttle.attempt(username=f"made-up-{number}", address="10.0.0.1")
-        throttle.not_checked(username=f"made-up-{number}", address="10.0.0.1")
+        await throttle.attempt(username=f"made-up-{number}", address="10.0.0.1")
+        await throttle.not_checked(username=f"made-up-{number}", address="10.0.0.1")
     with pytest.raises(TooManyAttempts):
-        throttle.attempt(username="admin", address="10.0.0.2")
+        await throttle.attempt(username="admin", address="10.0.0.2")
