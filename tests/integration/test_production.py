@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -52,7 +53,16 @@ from tests.integration.test_handoff import ConsoleAgent
 from tests.integration.test_web_channel import wait
 from tests.integration.test_widget_browser import browser, site  # noqa: F401  (fixtures)
 
-pytestmark = pytest.mark.integration
+# The servers' own commands: the tests start a Redis of their own, and
+# restart RabbitMQ and PostgreSQL (Debian's packages, on every machine here).
+SERVER_COMMANDS = ("redis-server", "rabbitmqctl", "pg_lsclusters", "pg_ctlcluster")
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not all(shutil.which(command) for command in SERVER_COMMANDS),
+        reason=f"the production topology's tests need {', '.join(SERVER_COMMANDS)}",
+    ),
+]
 
 BRIDGES = ("bridge-1", "bridge-2")
 
