@@ -15,6 +15,7 @@ it stays in the process.
 from __future__ import annotations
 
 import os
+import uuid
 
 import socketio
 
@@ -33,9 +34,16 @@ def key_prefix() -> str:
 
 def share_socketio_events(server: socketio.AsyncServer) -> None:
     """Makes `server` send its events through Redis when several processes
-    serve the channel; call before the first connection."""
+    serve the channel; call before the first connection.
+
+    Rasa builds the channel before Sanic forks its workers, so every worker
+    would inherit the manager's `host_id`, and python-socketio drops what
+    comes from its own host id: each worker would ignore the others' emits
+    (an agent's reply sent through one worker never reached a customer
+    connected to another). Each process gets a host id of its own."""
     if (url := redis_url()) is None:
         return
     manager = socketio.AsyncRedisManager(url, channel=f"{key_prefix()}.socketio")
     manager.set_server(server)
     server.manager = manager
+    os.register_at_fork(after_in_child=lambda: setattr(manager, "host_id", uuid.uuid4().hex))
