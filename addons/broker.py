@@ -27,7 +27,6 @@ import contextlib
 import logging
 import os
 from asyncio import AbstractEventLoop
-from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
@@ -184,22 +183,27 @@ class HandoffEventBroker(EventBroker):
 # declaration of the queue must say so, the consumers' too.
 SINGLE_ACTIVE_CONSUMER = {"x-single-active-consumer": True}
 MAX_UNPUBLISHED_EVENTS = 100_000
+MAX_BACKOFF_SECONDS = 5.0
 
 
 class RabbitMQEventBroker(PikaEventBroker):
-    """Rasa's RabbitMQ broker, declaring its queues for one active consumer
-    at a time, so the bridge relays a conversation's events in the order
-    Rasa saved them even with several bridge instances.
+    """Rasa's RabbitMQ broker (its connection, exchange and settings), with
+    the delivery the bridge needs:
 
-    Rasa's broker keeps the events it could not publish while RabbitMQ is
-    away and publishes them on reconnect; here that backlog is bounded, so
-    a long outage costs the oldest events rather than Rasa's memory.
-
-    Only the event types the bridge reads are sent (`event_types`, the
-    HTTP broker's), a user event's parse data cut to its intent (`slim`):
-    each message's other events and its NLU output cost Rasa's event loop
-    serialising and RabbitMQ carrying for nobody. `event_types: []` sends
-    everything, as Rasa's own broker does.
+    - **Nothing lost, in order.** Rasa's broker publishes each event in a
+      task of its own and keeps those that failed for its reconnect
+      callback; events failing after that callback (a restart under load)
+      waited for a reconnect that never came, and were lost. Here events
+      wait on one bounded queue and one task publishes them in order,
+      each confirmed by RabbitMQ before the next, retrying while RabbitMQ
+      is away. `publish` only enqueues: Rasa never waits. A repeat after a
+      lost confirmation is dropped by the bridge.
+    - **One active consumer.** The queue is declared for a single active
+      consumer, so the bridge relays a conversation's events in order even
+      with several bridge instances.
+    - **Only what the bridge reads.** The event types it relays
+      (`event_types`, the HTTP broker's), a user event's parse data cut to
+      its intent (`slim`); `event_types: []` sends everything, as Rasa's.
 
     endpoints.production.yml:
 
@@ -210,17 +214,73 @@ class RabbitMQEventBroker(PikaEventBroker):
     """
 
     def __init__(
-        self, *args: Any, event_types: Sequence[str] = DEFAULT_EVENT_TYPES, **kwargs: Any
+        self,
+        *args: Any,
+        event_types: Sequence[str] = DEFAULT_EVENT_TYPES,
+        max_queue: int = MAX_UNPUBLISHED_EVENTS,
+        publish_timeout: float = 10.0,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self._unpublished_events = deque(maxlen=MAX_UNPUBLISHED_EVENTS)
         self._event_types = frozenset(event_types)
+        self._max_queue = max_queue
+        self._publish_timeout = publish_timeout
+        self._pending: asyncio.Queue[dict[str, Any]] | None = None
+        self._sender: asyncio.Task | None = None
+        self.dropped = 0
+        self.published = 0
 
     def publish(self, event: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        if not self._event_types:
-            super().publish(event, headers)
-        elif event.get("event") in self._event_types:
-            super().publish(slim(event), headers)
+        if self._event_types:
+            if event.get("event") not in self._event_types:
+                return
+            event = slim(event)
+        if self._pending is None:
+            self._pending = asyncio.Queue(self._max_queue)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_forever())
+        if self._pending.full():
+            self._pending.get_nowait()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                logger.error("RabbitMQ away for long: %s events dropped", self.dropped)
+        self._pending.put_nowait(event)
+
+    def _publish_unpublished_messages(self, *_: Any, **__: Any) -> None:
+        """Rasa's reconnect callback: the sender retries by itself."""
+
+    async def close(self) -> None:
+        """Publishes what is queued (briefly), then closes Rasa's connection."""
+        if self._pending is not None and self._sender is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._pending.join(), timeout=5)
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+        await super().close()
+
+    async def _send_forever(self) -> None:
+        assert self._pending is not None
+        while True:
+            event = await self._pending.get()
+            await self._publish_until_confirmed(event)
+            self._pending.task_done()
+
+    async def _publish_until_confirmed(self, event: dict[str, Any]) -> None:
+        backoff = 0.2
+        while True:
+            try:
+                if self._exchange is None:
+                    raise ConnectionError("not connected to RabbitMQ yet")
+                await self._exchange.publish(
+                    self._message(event, None), "", timeout=self._publish_timeout
+                )
+                self.published += 1
+                return
+            except Exception as error:  # aio-pika's, the socket's, a timeout: all retried
+                logger.warning("RabbitMQ did not take an event (%s); retrying", error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     @staticmethod
     async def _bind_queue(

@@ -19,6 +19,10 @@ names cut to their column's width; the event's full data column keeps
 them as sent), on saving and on reading alike, so the conversation is kept
 rather than falling back to memory.
 
+A database that cannot be reached (PostgreSQL restarting) is waited for,
+up to `DATABASE_RETRY_SECONDS`, on saving and reading: Rasa would keep the
+turn in memory only. The broker hears a turn's events once they are stored.
+
 endpoints.yml:
 
     tracker_store:
@@ -29,17 +33,21 @@ endpoints.yml:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import rasa.shared.utils.cli
 import sqlalchemy
+import sqlalchemy.exc
 import sqlalchemy.orm
 import sqlalchemy.pool
 from rasa.core import tracker_store
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
@@ -65,6 +73,32 @@ def storable(value: str) -> str:
 
 def _name(value: Any) -> str | None:
     return storable(str(value))[:NAME_COLUMN_CHARS] if value is not None else None
+
+
+# How long a save or a read waits for the database to come back (a restart
+# takes seconds) before Rasa's fail-safe store takes over.
+DATABASE_RETRY_SECONDS = 15.0
+# The database cannot be reached: worth waiting for. A refused statement is not.
+_UNREACHABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError)
+
+T = TypeVar("T")
+
+
+async def _retrying(operation: Callable[[], Awaitable[T]]) -> T:
+    """Runs `operation` until the database answers, for up to
+    `DATABASE_RETRY_SECONDS`: without it a restart of PostgreSQL made Rasa
+    keep that turn in memory only, and the bridge never heard the message."""
+    deadline = time.monotonic() + DATABASE_RETRY_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            return await operation()
+        except _UNREACHABLE as error:
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("Tracker store unreachable (%s); retrying in %.1f s", error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 class SQLTrackerStore(tracker_store.SQLTrackerStore):
@@ -112,11 +146,24 @@ class SQLTrackerStore(tracker_store.SQLTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Rasa's save, with every indexed column made storable; the one count
-        of stored events that finds the new ones also tells the broker."""
+        of stored events that finds the new ones also tells the broker, once
+        they are stored."""
+        new_events = await _retrying(lambda: self._store_new_events(tracker))
+        if self.event_broker is not None:
+            await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+        logger.debug("Tracker with sender_id '%r' stored to database", tracker.sender_id)
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        return await _retrying(lambda: super(SQLTrackerStore, self).retrieve(sender_id))
+
+    async def retrieve_full_tracker(self, sender_id: str) -> DialogueStateTracker | None:
+        return await _retrying(
+            lambda: super(SQLTrackerStore, self).retrieve_full_tracker(sender_id)
+        )
+
+    async def _store_new_events(self, tracker: DialogueStateTracker) -> list[Event]:
         with self.session_scope() as session:
             new_events = list(self._additional_events(session, tracker))
-            if self.event_broker is not None:
-                await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
             for event in new_events:
                 data = event.as_dict()
                 intent = data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY)
@@ -131,4 +178,4 @@ class SQLTrackerStore(tracker_store.SQLTrackerStore):
                     )
                 )
             session.commit()
-        logger.debug("Tracker with sender_id '%r' stored to database", tracker.sender_id)
+        return new_events

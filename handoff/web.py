@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import sqlalchemy.exc
 from aiohttp import hdrs, web
 from pydantic import BaseModel, ValidationError
 
@@ -59,9 +60,26 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         kept = {name: error.headers[name] for name in _KEPT_ERROR_HEADERS if name in error.headers}
         return error_response(error.status, "http_error", error.reason, headers=kept)
+    except DATABASE_UNREACHABLE as error:
+        # PostgreSQL restarting: nothing was changed, and a retry will work.
+        logger.warning("Database unreachable on %s %s: %s", request.method, request.path, error)
+        return error_response(
+            503,
+            "database_unavailable",
+            "The database cannot be reached just now; nothing was changed. Try again shortly.",
+            headers={"Retry-After": "5"},
+        )
     except Exception:
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+# Errors of a database that cannot be reached (not of a refused statement).
+DATABASE_UNREACHABLE = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    ConnectionRefusedError,
+)
 
 
 def error_response(

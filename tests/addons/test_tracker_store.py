@@ -140,6 +140,29 @@ async def test_a_sqlite_file_stays_open_between_saves_and_a_dead_connection_is_r
     assert len(opened) == 2  # the dead one was replaced, not lent
 
 
+async def test_a_save_waits_for_an_unreachable_database_and_publishes_once(tmp_path, monkeypatch):
+    domain = Domain.load(PROJECT / "domain.yml")
+    broker = RecordingBroker()
+    store = SQLTrackerStore(
+        domain, event_broker=broker, dialect="sqlite", db=str(tmp_path / "t.db")
+    )
+    store_events = store._store_new_events
+    failures = [sqlalchemy.exc.OperationalError("INSERT", {}, Exception("restarting"))] * 2
+
+    async def flaky(tracker):
+        if failures:
+            raise failures.pop()
+        return await store_events(tracker)
+
+    monkeypatch.setattr(store, "_store_new_events", flaky)
+    tracker = store.init_tracker("customer-3")
+    tracker.update(UserUttered("在吗", {"name": "greet", "confidence": 1.0}), domain)
+    await store.save(tracker)
+    assert [event["text"] for event in broker.published] == ["在吗"]
+    stored = await store.retrieve_full_tracker("customer-3")
+    assert [e.text for e in stored.events if isinstance(e, UserUttered)] == ["在吗"]
+
+
 def test_the_projects_endpoints_load_this_store(tmp_path):
     """Rasa falls back to an in-memory store, silently losing conversations,
     when a custom type does not import: the project's type must load."""

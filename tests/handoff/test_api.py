@@ -8,7 +8,9 @@ import json
 import time
 
 import pytest
+import sqlalchemy.exc
 
+from handoff.app_keys import DATABASE
 from tests.handoff.conftest import (
     API_TOKEN,
     PASSWORD,
@@ -881,3 +883,19 @@ async def test_events_of_a_conversation_id_with_nul_are_received_not_relayed(bri
     ]
     body = await bridge.post("/api/rasa/events", json=events)
     assert body == {"received": 2, "relayed": 1}
+
+
+async def test_an_unreachable_database_is_a_503_to_retry_not_a_500(bridge, monkeypatch):
+    """PostgreSQL restarting: callers are told to try again, and nothing changed."""
+    database = bridge.app[DATABASE]
+
+    def unreachable():
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, ConnectionRefusedError(111))
+
+    monkeypatch.setattr(database, "reading", unreachable)
+    async with bridge.client.get(
+        "/api/tickets", headers={"Authorization": f"Bearer {API_TOKEN}"}
+    ) as response:
+        assert response.status == 503
+        assert response.headers["Retry-After"] == "5"
+        assert (await response.json())["error"]["code"] == "database_unavailable"
