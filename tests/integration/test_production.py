@@ -235,6 +235,23 @@ async def test_a_handoff_crosses_rasa_workers_and_bridge_instances(production: P
             reply = await wait(customer, f"第 {number} 条回复")
             assert reply["metadata"]["sender"] == "agent"
 
+        # Calls on connections of their own, which the kernel may give to
+        # either worker (an idle machine tends to give them all to one; the
+        # fork test in tests/addons/channels/test_cluster.py is the exact one).
+        for number in range(8):
+            typing = await asyncio.to_thread(
+                requests.post,
+                f"{production.stack.rasa_url}/webhooks/socketio/typing",
+                json={"conversation_id": ticket["conversation_id"], "typing": number % 2 == 0},
+                headers=production.handoff.assistant.api_headers(),
+                timeout=10,
+            )
+            assert typing.status_code == 200, typing.text
+            shown = await asyncio.to_thread(
+                customer.wait_for, "typing", 10, lambda data: data["who"] == "agent"
+            )
+            assert shown["typing"] is (number % 2 == 0)
+
         await console.resolve(ticket["id"])
         await wait(customer, "打分")
     finally:
