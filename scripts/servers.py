@@ -39,7 +39,9 @@ class SharedServers:
     redis_password: str = ""
     redis_lock_db: int = 1
     # Every Redis key and pub/sub channel of one deployment starts with this
-    # (pub/sub channels are shared by all of a server's databases).
+    # (pub/sub channels are shared by all of a server's databases). Letters
+    # and digits only: Rasa's lock store ignores any other prefix, and
+    # deployments would then share their conversation locks.
     redis_key_prefix: str = "cloudpick"
     rabbitmq_host: str = "127.0.0.1"
     rabbitmq_port: int = 5672
@@ -71,6 +73,13 @@ class SharedServers:
         "rabbitmq_queue": "RABBITMQ_QUEUE",
     }
 
+    def __post_init__(self) -> None:
+        if not self.redis_key_prefix.isalnum():
+            raise ValueError(
+                f"REDIS_KEY_PREFIX must be letters and digits, not {self.redis_key_prefix!r}: "
+                "Rasa's lock store ignores any other prefix."
+            )
+
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SharedServers:
         defaults = cls()
@@ -88,7 +97,7 @@ class SharedServers:
             self,
             tracker_db=f"{self.tracker_db}_{suffix}",
             handoff_db=f"{self.handoff_db}_{suffix}",
-            redis_key_prefix=f"{self.redis_key_prefix}.{suffix}",
+            redis_key_prefix=f"{self.redis_key_prefix}{suffix}",
             rabbitmq_exchange=f"{self.rabbitmq_exchange}.{suffix}",
             rabbitmq_queue=f"{self.rabbitmq_queue}.{suffix}",
         )

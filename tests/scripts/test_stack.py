@@ -189,11 +189,18 @@ def test_every_variable_of_the_production_endpoints_is_given_to_rasa(tmp_path: P
     assert "${ACTION_SERVER_URL}" not in rendered  # the launcher renders its own
 
 
+def test_a_prefix_rasas_lock_store_would_ignore_is_refused():
+    with pytest.raises(ValueError, match="REDIS_KEY_PREFIX"):
+        SharedServers.from_environment({"REDIS_KEY_PREFIX": "my-shop"})
+
+
 def test_isolated_servers_keep_their_state_apart():
     shared = SharedServers()
     mine = shared.isolated("t1")
     assert mine.postgres_host == shared.postgres_host
     assert {mine.tracker_db, mine.handoff_db} & {shared.tracker_db, shared.handoff_db} == set()
-    assert mine.redis_key_prefix.startswith(shared.redis_key_prefix + ".")
+    assert mine.redis_key_prefix.startswith(shared.redis_key_prefix)
+    assert mine.redis_key_prefix != shared.redis_key_prefix
+    assert mine.redis_key_prefix.isalnum()  # Rasa's lock store ignores any other prefix
     assert mine.rabbitmq_queue != shared.rabbitmq_queue
     assert mine.rabbitmq_exchange != shared.rabbitmq_exchange
