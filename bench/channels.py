@@ -87,14 +87,16 @@ def ratio(value: float | None, baseline: float | None) -> float | None:
     return round(value / baseline, 5)
 
 
-def idle_widget_cost(rasa_url: str, workdir: Path, seconds: float) -> dict[str, Any]:
+def idle_widget_cost(
+    rasa_url: str, workdir: Path, seconds: float, settings: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Requests and frames a minute of an open, idle widget talking to `rasa_url`."""
     from tests.browser import headless_chromium
     from tests.integration.widget_page import WidgetPage, customer_site
 
     driver = headless_chromium("The widget's idle cost", "--lang=zh-CN", network_log=True)
     try:
-        with customer_site(workdir, rasa_url, index="") as site:
+        with customer_site(workdir, rasa_url, settings, index="") as site:
             page = WidgetPage(driver)
             page.load(f"{site}/index.html")
             # Stock Rasa never greets (its sessions get no answers), so both
@@ -118,9 +120,14 @@ def idle_widget_cost(rasa_url: str, workdir: Path, seconds: float) -> dict[str, 
     }
 
 
+# How stock Rasa's web clients connect (socket.io-client's default order,
+# rasa-webchat's): polling first, then the upgrade.
+POLLING_FIRST = {"transports": ["polling", "websocket"]}
+
+
 def measure_idle(our_url: str, stock_url: str, workdir: Path, seconds: float) -> dict[str, Any]:
     ours = idle_widget_cost(our_url, workdir / "idle-ours", seconds)
-    stock = idle_widget_cost(stock_url, workdir / "idle-stock", seconds)
+    stock = idle_widget_cost(stock_url, workdir / "idle-stock", seconds, POLLING_FIRST)
     return {
         "ours": ours,
         "stock": stock,

@@ -78,6 +78,7 @@ def scratch_postgres_database(prefix: str = "test") -> Iterator[str]:
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
         cursor.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    admin.close()
     try:
         yield (
             make_url(POSTGRES_ADMIN_URL)
@@ -85,6 +86,10 @@ def scratch_postgres_database(prefix: str = "test") -> Iterator[str]:
             .render_as_string(hide_password=False)
         )
     finally:
+        # A connection of its own: a test may have restarted the server
+        # meanwhile (tests/integration/test_production.py).
+        admin = psycopg2.connect(POSTGRES_ADMIN_URL, connect_timeout=10)
+        admin.autocommit = True
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

@@ -218,4 +218,5 @@ def test_ctrl_c_stops_everything(launched: Launched):
     launched.process.send_signal(signal.SIGINT)
     assert launched.process.wait(60) == 0
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
-    assert not any(listening(port) for port in vars(launched.ports).values())
+    ports = launched.ports
+    assert not any(listening(port) for port in (ports.rasa, ports.actions, ports.bridge))

@@ -78,6 +78,8 @@ class Chat {
     this.customer = options.customer || null;
     this.fileRules = { ...DEFAULT_FILE_RULES, ...(options.files || {}) };
     this.socketPath = options.socketPath || "/socket.io";
+    // socket.io transports in the order tried (init option `transports`).
+    this.transports = options.transports || ["websocket", "polling"];
     this.storageKey = `cloudpick-chat:${this.server}`;
     this.token = storage()?.getItem(this.storageKey) || null;
     this.socket = null;
@@ -428,7 +430,7 @@ class Chat {
     // websockets, needs sticky sessions in front of them (docs/deployment.md).
     const socket = io(this.server, {
       path: this.socketPath,
-      transports: ["websocket", "polling"],
+      transports: this.transports,
       tryAllTransports: true,
     });
     this.socket = socket;

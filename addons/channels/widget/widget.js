@@ -52,6 +52,7 @@
         files: options.files,
         open: options.open || "open" in data,
         socketPath: options.socketPath,
+        transports: options.transports,
         container: options.container,
       });
       return chat;
