@@ -66,7 +66,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import yaml
@@ -1021,14 +1021,17 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
     )
 
 
-async def _run_cancellable(benchmark: RelayBenchmark) -> BenchReport:
-    """SIGTERM stops the run the way Ctrl-C does: cleanly."""
+T = TypeVar("T")
+
+
+async def run_cancellable(run: Awaitable[T]) -> T:
+    """Awaits a benchmark's run; SIGTERM stops it the way Ctrl-C does: cleanly."""
     task = asyncio.current_task()
     loop = asyncio.get_running_loop()
     assert task is not None
     loop.add_signal_handler(signal.SIGTERM, task.cancel)
     try:
-        return await benchmark.run()
+        return await run
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
 
@@ -1039,7 +1042,7 @@ def main(argv: list[str] | None = None) -> int:
     benchmark = RelayBenchmark(config, workdir=workdir)
     failed = True
     try:
-        report = asyncio.run(_run_cancellable(benchmark))
+        report = asyncio.run(run_cancellable(benchmark.run()))
         failed = not report.exactly_once
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)

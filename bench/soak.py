@@ -50,7 +50,6 @@ import random
 import re
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -77,6 +76,7 @@ from bench.relay import (
     DeliveryLedger,
     ProcessStack,
     percentile,
+    run_cancellable,
 )
 from cloudpick_home import PROJECT
 
@@ -689,25 +689,13 @@ def parse_args(argv: list[str] | None = None) -> SoakConfig:
     return config
 
 
-async def _run_cancellable(soak: Soak) -> dict[str, Any]:
-    """SIGTERM stops the run the way Ctrl-C does: cleanly."""
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    assert task is not None
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    try:
-        return await soak.run()
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-
-
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="soak-bench-"))
     soak = Soak(config, workdir=workdir)
     failed = True
     try:
-        report = asyncio.run(_run_cancellable(soak))
+        report = asyncio.run(run_cancellable(soak.run()))
         failed = bool(report["lost_total"] or report["duplicates"])
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
