@@ -10,6 +10,7 @@ benchmarks all share it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -75,6 +76,15 @@ class Unit(NamedTuple):
     position: Literal["B", "M", "E", "S"]
 
 
+@functools.cache
+def _jieba_dictionary() -> tuple[dict[str, int], int]:
+    """jieba's dictionary (word and prefix → frequency, and their total),
+    read once per process and shared by every segmenter that adds no word."""
+    reader = jieba.Tokenizer()
+    reader.initialize()
+    return reader.FREQ, reader.total
+
+
 class Segmenter:
     """Splits text into words: jieba for Chinese runs, script runs for the rest.
 
@@ -86,6 +96,10 @@ class Segmenter:
 
     def __init__(self, user_words: Iterable[str] = ()) -> None:
         self._jieba = jieba.Tokenizer()
+        # jieba keeps its dictionary in `FREQ` and `total` and reads it in
+        # `initialize()`; each tokenizer would read its own 55 MB copy.
+        self._jieba.FREQ, self._jieba.total = _jieba_dictionary()
+        self._jieba.initialized = True
         self.user_words: list[str] = []
         self.add_words(user_words)
 
@@ -94,6 +108,10 @@ class Segmenter:
         for word in words:
             word = to_half_width(word).strip()
             if word and _HAN.search(word) and word not in self.user_words:
+                if self._jieba.FREQ is _jieba_dictionary()[0]:
+                    # Copied on the first word of its own: a copy shares the
+                    # words' strings, so it costs a third of a fresh read.
+                    self._jieba.FREQ = dict(self._jieba.FREQ)
                 self._jieba.add_word(word, freq=None, tag=None)
                 self.user_words.append(word)
 

@@ -53,9 +53,17 @@ def test_latin_words_keep_inner_punctuation(segmenter):
 
 
 def test_user_words_stay_whole_and_do_not_leak_to_other_segmenters():
+    """Segmenters share jieba's dictionary until they add a word of their own."""
+    before = Segmenter()
     custom = Segmenter(["极光手环"])
+    later = Segmenter()
+    later.add_words(["星河耳机"])
     assert "极光手环" in words(custom, "我的极光手环坏了")
-    assert "极光手环" not in words(Segmenter(), "我的极光手环坏了")
+    assert "星河耳机" in words(later, "星河耳机没声音")
+    for other in (before, later, Segmenter()):
+        assert "极光手环" not in words(other, "我的极光手环坏了")
+    for other in (before, custom, Segmenter()):
+        assert "星河耳机" not in words(other, "星河耳机没声音")
 
 
 def test_units_are_characters_for_chinese_and_words_for_latin(segmenter):
