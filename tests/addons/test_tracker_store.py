@@ -206,3 +206,59 @@ async def test_other_write_errors_propagate_and_rasa_keeps_running(tmp_path, mon
     monkeypatch.setattr(store, "_additional_events", broken)
     with pytest.raises(ValueError, match="the database said no"):
         await store.save(store.init_tracker("customer-3"))
+
+
+async def test_a_tracker_it_read_is_saved_without_counting_what_is_stored(
+    database_url, monkeypatch
+):
+    """The store knows how many of a retrieved tracker's events it holds;
+    saving the same tracker twice still stores each event once."""
+    domain = Domain.load(PROJECT / "domain.yml")
+    store = SQLTrackerStore(domain, **store_settings(database_url))
+    await converse(store, domain)
+    counted: list[str] = []
+    count = store._additional_events
+    monkeypatch.setattr(
+        store, "_additional_events", lambda s, t: counted.append(t.sender_id) or count(s, t)
+    )
+
+    tracker = await store.retrieve("customer-1")
+    tracker.update(BotUttered("欢迎回来"), domain)
+    await store.save(tracker)
+    tracker.update(UserUttered("谢谢", {"name": "thank", "confidence": 0.9}), domain)
+    await store.save(tracker)
+
+    assert counted == []
+    stored = await store.retrieve_full_tracker("customer-1")
+    texts = [e.text for e in stored.events if isinstance(e, UserUttered | BotUttered)]
+    assert texts == ["我要转人工", "您好，我是客服小王", "hello again", "欢迎回来", "谢谢"]
+
+
+async def test_a_save_retried_after_a_failed_commit_counts_what_got_stored(tmp_path, monkeypatch):
+    domain = Domain.load(PROJECT / "domain.yml")
+    store = SQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+    await converse(store, domain)
+    tracker = await store.retrieve("customer-1")
+    tracker.update(BotUttered("欢迎回来"), domain)
+    counted: list[str] = []
+    count = store._additional_events
+    monkeypatch.setattr(
+        store, "_additional_events", lambda s, t: counted.append(t.sender_id) or count(s, t)
+    )
+    commit = sqlalchemy.orm.Session.commit
+    failures = [sqlalchemy.exc.OperationalError("COMMIT", {}, Exception("connection lost"))]
+
+    def failing_once(session: sqlalchemy.orm.Session) -> None:
+        if failures:
+            raise failures.pop()
+        commit(session)
+
+    monkeypatch.setattr(sqlalchemy.orm.Session, "commit", failing_once)
+    await store.save(tracker)
+
+    assert counted == ["customer-1"]  # the retry counted
+    stored = await store.retrieve_full_tracker("customer-1")
+    assert [e.text for e in stored.events if isinstance(e, BotUttered)] == [
+        "您好，我是客服小王",
+        "欢迎回来",
+    ]
