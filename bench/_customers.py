@@ -117,16 +117,21 @@ async def run_customers(
 def _rest(http: aiohttp.ClientSession, url: str, transport: str) -> Converse:
     async def converse(conversation: Conversation, sample: Sample) -> None:
         sender = f"bench-{uuid.uuid4().hex[:16]}"
-        for text in conversation:
-            started = time.monotonic()
-            try:
-                async with http.post(
-                    f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}
-                ) as response:
-                    answer = await response.json() if response.status == 200 else None
-            except (aiohttp.ClientError, TimeoutError):
-                answer = None
-            _record(sample, answer, time.monotonic() - started)
+        # The customer's own connection, kept for their conversation, as a
+        # new visitor's app opens one: with connections pooled across
+        # customers, the first few carried the whole run, and so did the
+        # Rasa processes that happened to accept them.
+        async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as own:
+            for text in conversation:
+                started = time.monotonic()
+                try:
+                    async with own.post(
+                        f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}
+                    ) as response:
+                        answer = await response.json() if response.status == 200 else None
+                except (aiohttp.ClientError, TimeoutError):
+                    answer = None
+                _record(sample, answer, time.monotonic() - started)
 
     return converse
 
