@@ -184,6 +184,8 @@ class HandoffEventBroker(EventBroker):
 SINGLE_ACTIVE_CONSUMER = {"x-single-active-consumer": True}
 MAX_UNPUBLISHED_EVENTS = 100_000
 MAX_BACKOFF_SECONDS = 5.0
+# Events sent to RabbitMQ before waiting for its confirmations.
+PUBLISH_WINDOW = 200
 
 
 class RabbitMQEventBroker(PikaEventBroker):
@@ -194,9 +196,9 @@ class RabbitMQEventBroker(PikaEventBroker):
       task of its own and keeps those that failed for its reconnect
       callback; events failing after that callback (a restart under load)
       waited for a reconnect that never came, and were lost. Here events
-      wait on one bounded queue and one task publishes them in order,
-      each confirmed by RabbitMQ before the next, retrying while RabbitMQ
-      is away. `publish` only enqueues: Rasa never waits. A repeat after a
+      wait on one bounded queue and one task publishes them in order, up
+      to `PUBLISH_WINDOW` at a time, until RabbitMQ confirms each,
+      retrying while RabbitMQ is away. `publish` only enqueues: Rasa never waits. A repeat after a
       lost confirmation is dropped by the bridge.
     - **One active consumer.** The queue is declared for a single active
       consumer, so the bridge relays a conversation's events in order even
@@ -262,23 +264,45 @@ class RabbitMQEventBroker(PikaEventBroker):
     async def _send_forever(self) -> None:
         assert self._pending is not None
         while True:
-            event = await self._pending.get()
-            await self._publish_until_confirmed(event)
-            self._pending.task_done()
+            events = [await self._pending.get()]
+            while len(events) < PUBLISH_WINDOW and not self._pending.empty():
+                events.append(self._pending.get_nowait())
+            await self._publish_until_confirmed(events)
+            for _ in events:
+                self._pending.task_done()
 
-    async def _publish_until_confirmed(self, event: dict[str, Any]) -> None:
+    async def _publish_until_confirmed(self, events: list[dict[str, Any]]) -> None:
+        """Publishes `events` in order, all at once, and waits for RabbitMQ
+        to confirm each: waiting for one confirmation before sending the
+        next event held 1,000 live handoffs' events back by seconds. The
+        channel sends them in the order they were started, and RabbitMQ
+        keeps a channel's order. From the first one not confirmed, they are
+        sent again, in order; the bridge drops what it already has."""
         backoff = 0.2
-        while True:
-            try:
-                if self._exchange is None:
-                    raise ConnectionError("not connected to RabbitMQ yet")
-                await self._exchange.publish(
-                    self._message(event, None), "", timeout=self._publish_timeout
+        while events:
+            if self._exchange is None:
+                failed, error = 0, ConnectionError("not connected to RabbitMQ yet")
+            else:
+                exchange = self._exchange
+                results = await asyncio.gather(
+                    *(
+                        exchange.publish(
+                            self._message(event, None), "", timeout=self._publish_timeout
+                        )
+                        for event in events
+                    ),
+                    return_exceptions=True,
                 )
-                self.published += 1
-                return
-            except Exception as error:  # aio-pika's, the socket's, a timeout: all retried
-                logger.warning("RabbitMQ did not take an event (%s); retrying", error)
+                # aio-pika's, the socket's, a timeout: all retried
+                failed = next(
+                    (i for i, result in enumerate(results) if isinstance(result, BaseException)),
+                    len(events),
+                )
+                error = results[failed] if failed < len(events) else None
+            self.published += failed
+            events = events[failed:]
+            if events:
+                logger.warning("RabbitMQ did not take %s events (%s); retrying", len(events), error)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
