@@ -94,6 +94,8 @@ PRODUCTION_WORKERS = 2
 MAX_AGENT_CAPACITY = 50  # the bridge's limit on POST /api/agents
 ADMIN_PASSWORD = "bench-admin-" + secrets.token_hex(4)
 AGENT_PASSWORD = "bench-agent-" + secrets.token_hex(4)
+# Sign-ins the bridge answers "busy" (it checks a few passwords at a time).
+SIGN_IN_ATTEMPTS = 30
 HANDOFF_TEXT = "我要转人工"
 STARTUP_TIMEOUT = 300.0
 # Late deliveries and duplicates still count if they arrive within this.
@@ -555,12 +557,19 @@ class ConsoleAgent:
 
     async def connect(self) -> None:
         self._http = console_session(self._bridge_url)
-        async with self._http.post(
-            "/api/session", json={"username": self.username, "password": AGENT_PASSWORD}
-        ) as response:
-            if response.status != 200:
-                raise BenchError(f"{self.username} could not sign in: {await response.text()}")
-            self.id = (await response.json())["agent"]["id"]
+        for _ in range(SIGN_IN_ATTEMPTS):
+            async with self._http.post(
+                "/api/session", json={"username": self.username, "password": AGENT_PASSWORD}
+            ) as response:
+                if response.status == 503:  # busy checking other sign-ins: as told, retry
+                    await asyncio.sleep(float(response.headers.get("Retry-After") or 1))
+                    continue
+                if response.status != 200:
+                    raise BenchError(f"{self.username} could not sign in: {await response.text()}")
+                self.id = (await response.json())["agent"]["id"]
+                break
+        else:
+            raise BenchError(f"{self.username} could not sign in: the bridge stayed busy")
         self._socket = await self._http.ws_connect("/console/ws")
         self._reader = asyncio.create_task(self._read())
         await self._socket.send_json({"action": "presence", "presence": "online"})
