@@ -220,13 +220,11 @@ class RabbitMQEventBroker(PikaEventBroker):
         *args: Any,
         event_types: Sequence[str] = DEFAULT_EVENT_TYPES,
         max_queue: int = MAX_UNPUBLISHED_EVENTS,
-        publish_timeout: float = 10.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._event_types = frozenset(event_types)
         self._max_queue = max_queue
-        self._publish_timeout = publish_timeout
         self._pending: asyncio.Queue[dict[str, Any]] | None = None
         self._sender: asyncio.Task | None = None
         self.dropped = 0
@@ -284,13 +282,15 @@ class RabbitMQEventBroker(PikaEventBroker):
                 failed, error = 0, ConnectionError("not connected to RabbitMQ yet")
             else:
                 exchange = self._exchange
+                # No timeout: aiormq 6 checks a publish's deadline again
+                # before releasing the channel's lock, and one passing while
+                # it held the lock (a busy event loop, a window of events in
+                # line) left the channel locked for good. A lost connection
+                # fails the publishes; a RabbitMQ that blocks publishers
+                # (its memory or disk alarm) is waited for, the queue above
+                # holding the events.
                 results = await asyncio.gather(
-                    *(
-                        exchange.publish(
-                            self._message(event, None), "", timeout=self._publish_timeout
-                        )
-                        for event in events
-                    ),
+                    *(exchange.publish(self._message(event, None), "") for event in events),
                     return_exceptions=True,
                 )
                 # aio-pika's, the socket's, a timeout: all retried
