@@ -198,8 +198,8 @@ class RabbitMQEventBroker(PikaEventBroker):
       waited for a reconnect that never came, and were lost. Here events
       wait on one bounded queue and one task publishes them in order, up
       to `PUBLISH_WINDOW` at a time, until RabbitMQ confirms each,
-      retrying while RabbitMQ is away. `publish` only enqueues: Rasa never waits. A repeat after a
-      lost confirmation is dropped by the bridge.
+      retrying while RabbitMQ is away. `publish` only enqueues: Rasa never
+      waits. A repeat after a lost confirmation is dropped by the bridge.
     - **One active consumer.** The queue is declared for a single active
       consumer, so the bridge relays a conversation's events in order even
       with several bridge instances.
@@ -293,7 +293,7 @@ class RabbitMQEventBroker(PikaEventBroker):
                     *(exchange.publish(self._message(event, None), "") for event in events),
                     return_exceptions=True,
                 )
-                # aio-pika's, the socket's, a timeout: all retried
+                # aio-pika's or the socket's: all retried
                 failed = next(
                     (i for i, result in enumerate(results) if isinstance(result, BaseException)),
                     len(events),

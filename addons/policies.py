@@ -55,21 +55,17 @@ class CachingTEDPolicy(TEDPolicy):
         **kwargs: Any,
     ) -> PolicyPrediction:
         key = self._state_key(tracker, domain, rule_only_data)
-        if key is None:
-            return super().predict_action_probabilities(
-                tracker, domain, rule_only_data, precomputations, **kwargs
-            )
-        prediction = self._predictions.get(key)
-        if prediction is None:
-            prediction = super().predict_action_probabilities(
-                tracker, domain, rule_only_data, precomputations, **kwargs
-            )
-            self._predictions[key] = prediction
+        if key in self._predictions:
+            self._predictions.move_to_end(key)
+            return _copy(self._predictions[key])
+        prediction = super().predict_action_probabilities(
+            tracker, domain, rule_only_data, precomputations, **kwargs
+        )
+        if key is not None:
+            self._predictions[key] = _copy(prediction)
             if len(self._predictions) > CACHED_STATES:
                 self._predictions.popitem(last=False)
-        else:
-            self._predictions.move_to_end(key)
-        return _copy(prediction)
+        return prediction
 
     def _state_key(
         self,

@@ -116,12 +116,10 @@ def _remember_stored(tracker: DialogueStateTracker) -> None:
     setattr(tracker, _STORED_EVENTS, len(tracker.events))
 
 
-def _forget_stored(tracker: DialogueStateTracker) -> None:
-    setattr(tracker, _STORED_EVENTS, None)
-
-
-def _stored_events(tracker: DialogueStateTracker) -> int | None:
-    stored = getattr(tracker, _STORED_EVENTS, None)
+def _take_stored(tracker: DialogueStateTracker) -> int | None:
+    """The number remembered, forgotten until the save that uses it commits:
+    a retry after a failed commit counts what actually got stored."""
+    stored = vars(tracker).pop(_STORED_EVENTS, None)
     # A capped history (`max_event_history`) drops events from the front.
     if stored is None or tracker.events.maxlen is not None or stored > len(tracker.events):
         return None
@@ -193,10 +191,7 @@ class SQLTrackerStore(tracker_store.SQLTrackerStore):
 
     async def _store_new_events(self, tracker: DialogueStateTracker) -> list[Event]:
         with self.session_scope() as session:
-            stored = _stored_events(tracker)
-            # Until this save commits: a retry after a failed commit counts
-            # what actually got stored.
-            _forget_stored(tracker)
+            stored = _take_stored(tracker)
             if stored is None:
                 new_events = list(self._additional_events(session, tracker))
             else:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 import aio_pika
+import pytest
 from rasa.utils.endpoints import EndpointConfig
 
 from addons.broker import HandoffEventBroker, RabbitMQEventBroker, slim
@@ -85,9 +86,11 @@ async def test_the_environment_overrides_endpoints_yml(monkeypatch):
     assert broker._token == "t1"  # a token in endpoints.yml is used, not dropped
 
 
-async def test_the_rabbitmq_broker_sends_a_burst_in_order_without_waiting_for_each_confirmation():
-    """Against the real RabbitMQ: 1,000 events published at once arrive
-    complete and in order, sent in windows rather than one by one."""
+@pytest.fixture
+async def rabbitmq() -> AsyncIterator[tuple[RabbitMQEventBroker, aio_pika.abc.AbstractQueue]]:
+    """Our broker on the real RabbitMQ, on an exchange and queue of the
+    test's own, and the queue as the bridge declares it (for a single
+    active consumer, or RabbitMQ refuses one of the two declarations)."""
     name = f"test.broker.{uuid.uuid4().hex}"
     config = EndpointConfig(
         url="127.0.0.1",
@@ -98,6 +101,43 @@ async def test_the_rabbitmq_broker_sends_a_burst_in_order_without_waiting_for_ea
         type="addons.broker.RabbitMQEventBroker",
     )
     broker = await RabbitMQEventBroker.from_endpoint_config(config)
+    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(
+            name, durable=True, arguments={"x-single-active-consumer": True}
+        )
+        yield broker, queue
+    finally:
+        channel = await connection.channel()
+        await channel.queue_delete(name)
+        await channel.exchange_delete(name)
+        await connection.close()
+        await broker.close()
+
+
+async def received(queue: aio_pika.abc.AbstractQueue, count: int) -> list[dict]:
+    """The first `count` events on the queue, acknowledged; fails after 30 s."""
+    events: list[dict] = []
+
+    async def receive() -> None:
+        async with queue.iterator() as messages:
+            async for message in messages:
+                events.append(json.loads(message.body))
+                await message.ack()
+                if len(events) == count:
+                    return
+
+    await asyncio.wait_for(receive(), timeout=30)
+    return events
+
+
+async def test_the_rabbitmq_broker_sends_a_burst_in_order_without_waiting_for_each_confirmation(
+    rabbitmq,
+):
+    """1,000 events published at once arrive complete and in order, sent in
+    windows rather than one by one."""
+    broker, queue = rabbitmq
     windows: list[int] = []
     publish_window = broker._publish_until_confirmed
 
@@ -106,30 +146,14 @@ async def test_the_rabbitmq_broker_sends_a_burst_in_order_without_waiting_for_ea
         await publish_window(events)
 
     broker._publish_until_confirmed = recording
-    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
-    try:
-        for number in range(1000):
-            broker.publish(user_event(number))
-        channel = await connection.channel()
-        queue = await channel.declare_queue(
-            name, durable=True, arguments={"x-single-active-consumer": True}
-        )
-        received = []
-        async with queue.iterator() as messages:
-            async for message in messages:
-                received.append(json.loads(message.body)["message_id"])
-                await message.ack()
-                if len(received) == 1000:
-                    break
-        assert received == [f"m{number}" for number in range(1000)]
-        assert broker.published == 1000
-        assert max(windows) > 1
-    finally:
-        channel = await connection.channel()
-        await channel.queue_delete(name)
-        await channel.exchange_delete(name)
-        await connection.close()
-        await broker.close()
+    for number in range(1000):
+        broker.publish(user_event(number))
+
+    assert [event["message_id"] for event in await received(queue, 1000)] == [
+        f"m{number}" for number in range(1000)
+    ]
+    assert broker.published == 1000
+    assert max(windows) > 1
 
 
 async def test_events_from_the_first_unconfirmed_one_are_sent_again_in_order(monkeypatch):
@@ -153,43 +177,16 @@ async def test_events_from_the_first_unconfirmed_one_are_sent_again_in_order(mon
     assert broker.published == 5
 
 
-async def test_the_rabbitmq_broker_sends_the_bridge_its_events_for_one_consumer_at_a_time():
-    """Against the real RabbitMQ: only the types the bridge reads, slimmed,
-    on a durable queue declared for a single active consumer (the bridge
-    declares it the same way, or RabbitMQ refuses one of the two)."""
-    name = f"test.broker.{uuid.uuid4().hex}"
-    config = EndpointConfig(
-        url="127.0.0.1",
-        username="guest",
-        password="guest",
-        exchange_name=name,
-        queues=[name],
-        type="addons.broker.RabbitMQEventBroker",
-    )
-    broker = await RabbitMQEventBroker.from_endpoint_config(config)
-    connection = await aio_pika.connect("amqp://guest:guest@127.0.0.1:5672/")
-    try:
-        broker.publish(user_event(1))
-        broker.publish({"event": "action", "sender_id": "c1", "name": "action_listen"})
-        broker.publish({"event": "bot", "sender_id": "c1", "text": "您好"})
-        channel = await connection.channel()
-        queue = await channel.declare_queue(
-            name, durable=True, arguments={"x-single-active-consumer": True}
-        )
-        received = []
-        for _ in range(100):
-            if (message := await queue.get(fail=False)) is not None:
-                received.append(json.loads(message.body))
-                await message.ack()
-            elif len(received) == 2:
-                break
-            else:
-                await asyncio.sleep(0.05)
-        assert [event["event"] for event in received] == ["user", "bot"]
-        assert received[0]["parse_data"] == {"intent": {"name": "greet", "confidence": 0.9}}
-    finally:
-        channel = await connection.channel()
-        await channel.queue_delete(name)
-        await channel.exchange_delete(name)
-        await connection.close()
-        await broker.close()
+async def test_the_rabbitmq_broker_sends_the_bridge_its_events_for_one_consumer_at_a_time(
+    rabbitmq,
+):
+    """Only the types the bridge reads, slimmed, on a durable queue declared
+    for a single active consumer."""
+    broker, queue = rabbitmq
+    broker.publish(user_event(1))
+    broker.publish({"event": "action", "sender_id": "c1", "name": "action_listen"})
+    broker.publish({"event": "bot", "sender_id": "c1", "text": "您好"})
+
+    events = await received(queue, 2)
+    assert [event["event"] for event in events] == ["user", "bot"]
+    assert events[0]["parse_data"] == {"intent": {"name": "greet", "confidence": 0.9}}
